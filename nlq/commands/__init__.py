@@ -1,0 +1,1 @@
+"""One module per `nlq` sub-command; each defines `command` (a click command)."""
