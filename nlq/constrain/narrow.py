@@ -1,0 +1,510 @@
+"""Narrow a dialect's grammar to a catalog, so the model can only name what exists.
+
+Each grammar file defines its catalog names as single rules (PromQL:
+`metric_name`, `label_name`, `label_value`; LogQL: `label_name`, `label_value`,
+`field_name`; Datadog metrics: `metric_name`, `tag_key`, `tag_value`; Datadog
+logs: `attribute_name`, `attribute_value`, `tag_key`, `tag_value`).  A request-time
+grammar replaces their bodies with the catalog's names as quoted literals,
+longest first (llguidance's lexer does not backtrack), gathered in one terminal
+per set (`NLQ_METRIC_NAME: "http_requests_total" | "up"`):
+
+* names (`metric_name`, `label_name`, `field_name`, `tag_key`, ...): the catalog's;
+* pairs: a rule that uses a key rule once and its value rule (`matcher:
+  label_name MATCH_OP label_value`) is expanded per key, so each label takes only
+  its own observed values.  Quoted values (PromQL, LogQL) also take simple
+  regexes over them for `=~` (`"5.."`, `"a|b"`, `".*"`); a label the catalog marks
+  high-cardinality, or with no observed values, keeps the grammar's own value rule;
+* scoping: a rule that names a metric and leads to its label names (PromQL's
+  vector selector, Datadog's metric query) is cloned per metric, so
+  `http_requests_total{...}` takes only that metric's labels and values.
+
+The result is compiled and validated with llguidance (`GrammarError` if refused)
+and cached per (dialect, catalog fingerprint) in memory and on disk
+($NLQ_CACHE_DIR/grammars/).
+
+    >>> g = narrowed_grammar("promql", catalog)          # doctest: +SKIP
+    >>> g.narrowed                                       # doctest: +SKIP
+    {'metric_name': 42, 'label_name': 17, 'label_value': 230, 'scoped_metrics': 42}
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import threading
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+
+from nlq import dialects
+from nlq.catalog import Catalog
+from nlq.constrain import larktext
+from nlq.constrain.grammar import ConstraintGrammar, GrammarError
+from nlq.grammar import grammar_text
+
+#: bump when the narrowing output changes, to invalidate disk caches
+NARROW_VERSION = 3
+#: values per key beyond which a label counts as free-form (the catalog kept only the frequent ones)
+MAX_VALUES_PER_KEY = 500
+
+
+@dataclass
+class DialectNames:
+    """Which grammar rules a dialect narrows and where the catalog keeps their names."""
+
+    #: the rule naming the thing that owns keys (metric_name), if scoping applies
+    entity: str | None
+    #: key rule -> value rule
+    pairs: dict[str, str]
+    #: other name rules (LogQL's parsed fields)
+    names: tuple[str, ...] = ()
+
+
+RULES: dict[str, DialectNames] = {
+    "promql": DialectNames("metric_name", {"label_name": "label_value"}),
+    "logql": DialectNames(None, {"label_name": "label_value"}, ("field_name",)),
+    "datadog-metrics": DialectNames("metric_name", {"tag_key": "tag_value"}),
+    "datadog-logs": DialectNames(None, {"tag_key": "tag_value", "attribute_name": "attribute_value"}),
+}
+
+
+@dataclass
+class CatalogNames:
+    """The catalog as sets of names: what a narrowed grammar may say."""
+
+    entities: dict[str, dict[str, list[str] | None]] = field(default_factory=dict)
+    #: key rule -> key -> values (None: any value)
+    pairs: dict[str, dict[str, list[str] | None]] = field(default_factory=dict)
+    names: dict[str, list[str]] = field(default_factory=dict)
+
+
+def catalog_names(dialect: str, catalog: Catalog) -> CatalogNames:
+    out = CatalogNames()
+    if dialect in ("promql", "datadog-metrics"):
+        key_rule = next(iter(RULES[dialect].pairs))
+        merged: dict[str, set[str] | None] = {}
+        for name, metric in sorted(catalog.metrics.items()):
+            keys: dict[str, list[str] | None] = {}
+            for label, values in sorted(metric.labels.items()):
+                free = label in metric.high_cardinality or not values or len(values) > MAX_VALUES_PER_KEY
+                keys[label] = None if free else sorted(set(values))
+                if free:
+                    merged[label] = None
+                elif merged.get(label, set()) is not None:
+                    merged.setdefault(label, set()).update(values)
+            out.entities[name] = keys
+        out.pairs[key_rule] = {k: (None if v is None else sorted(v)) for k, v in sorted(merged.items())}
+    elif dialect == "logql":
+        out.pairs["label_name"] = _value_map(catalog.log_labels)
+        out.names["field_name"] = sorted(catalog.log_fields)
+    elif dialect == "datadog-logs":
+        out.pairs["tag_key"] = _value_map(catalog.log_labels)
+        out.pairs["attribute_name"] = _value_map({k: f.values for k, f in catalog.log_fields.items()})
+    return out
+
+
+def _value_map(mapping: dict[str, list[str]]) -> dict[str, list[str] | None]:
+    return {
+        k: (sorted(set(v)) if v and len(v) <= MAX_VALUES_PER_KEY else None)
+        for k, v in sorted(mapping.items())
+    }
+
+
+# ---------------------------------------------------------------------------
+# literal forms: what a catalog string looks like inside a rule
+
+
+class _Probe:
+    """Decides whether a string fits a rule, using the rule's terminals as Python regexes."""
+
+    def __init__(self, text: str, rules: list[str]):
+        import lark
+
+        self.parser = lark.Lark(text, start=rules, parser="earley", lexer="dynamic")
+        self.defs = larktext.definitions(text)
+        self._regex: dict[str, re.Pattern | None] = {}
+
+    def _rule_regex(self, rule: str) -> re.Pattern | None:
+        if rule not in self._regex:
+            parts = []
+            for alt in larktext.alternatives(self.defs[rule].body):
+                names = larktext.referenced_names(alt)
+                if len(names) != 1 or not names[0].isupper() or larktext.tokens(alt)[0][1] != names[0]:
+                    self._regex[rule] = None
+                    break
+                try:
+                    parts.append(self.parser.get_terminal(names[0]).pattern.to_regexp())
+                except KeyError:
+                    self._regex[rule] = None
+                    break
+            else:
+                self._regex[rule] = re.compile("|".join(f"(?:{p})" for p in parts))
+        return self._regex[rule]
+
+    def accepts(self, rule: str, text: str) -> bool:
+        regex = self._rule_regex(rule)
+        if regex is not None:
+            return regex.fullmatch(text) is not None
+        try:
+            self.parser.parse(text, start=rule)
+            return True
+        except Exception:  # noqa: BLE001 - any lark error means "not accepted"
+            return False
+
+    def quoted(self, rule: str) -> bool:
+        """True when the rule's strings carry their quotes (`label_value: STRING`)."""
+        return self.accepts(rule, '"nlq_probe"') and not self.accepts(rule, "nlq_probe")
+
+
+def _quote(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _regex_items(values: list[str]) -> list[str]:
+    """Simple regexes a person writes over observed values: `5..` for 500/503, `.*`."""
+    items = {".*", ".+"}
+    for v in values:
+        if re.fullmatch(r"\d{3}", v):
+            items.update({v[0] + "..", v[:2] + "."})
+    return sorted(items)
+
+
+# ---------------------------------------------------------------------------
+# the rewrite
+
+
+class _Builder:
+    def __init__(self, text: str, dialect: str, names: CatalogNames):
+        self.text = text
+        self.dialect = dialect
+        self.spec = RULES[dialect]
+        self.names = names
+        self.defs = larktext.definitions(text)
+        wanted = [r for r in self._wanted_rules() if r in self.defs]
+        self.missing = [r for r in self._wanted_rules() if r not in self.defs]
+        self.probe = _Probe(text, wanted) if wanted else None
+        self.extra: list[str] = []
+        self.replacements: dict[str, str] = {}
+        self._terminals: dict[tuple, str] = {}
+        self.stats: dict[str, int] = {}
+
+    def _wanted_rules(self) -> list[str]:
+        rules = []
+        if self.spec.entity:
+            rules.append(self.spec.entity)
+        for key, value in self.spec.pairs.items():
+            rules += [key, value]
+        rules += list(self.spec.names)
+        return rules
+
+    # -- terminals --------------------------------------------------------
+    def terminal(self, hint: str, literals: list[str]) -> str:
+        """A terminal matching exactly `literals` (already in their grammar form), deduplicated."""
+        literals = sorted(set(literals), key=lambda s: (-len(s), s))
+        key = tuple(literals)
+        name = self._terminals.get(key)
+        if name is None:
+            name = f"NLQ_{hint.upper()}_{len(self._terminals)}"
+            self._terminals[key] = name
+            self.extra.append(f"{name}: " + " | ".join(larktext.lark_string(s) for s in literals))
+        return name
+
+    def literals(self, rule: str, raw: list[str]) -> list[str]:
+        out = []
+        for value in raw:
+            if self.probe.accepts(rule, value):
+                out.append(value)
+            elif self.probe.accepts(rule, _quote(value)):
+                out.append(_quote(value))
+        return out
+
+    def value_terminal(self, value_rule: str, values: list[str]) -> str | None:
+        """The terminal for one key's values, or None when none fits the rule."""
+        if self.probe.quoted(value_rule):
+            plain = [v for v in values if self.probe.accepts(value_rule, _quote(v))]
+            if not plain:
+                return None
+            items = self.terminal(f"{value_rule}_items", plain + _regex_items(plain))
+            name = self._terminals.get(("re", items))
+            if name is None:
+                name = f"NLQ_{value_rule.upper()}_RE_{len(self._terminals)}"
+                self._terminals[("re", items)] = name
+                self.extra.append(f'{name}: "\\"" {items} ("|" {items})* "\\""')
+            return name
+        fitting = self.literals(value_rule, values)
+        return self.terminal(value_rule, fitting) if fitting else None
+
+    # -- the steps ----------------------------------------------------------
+    def build(self) -> str:
+        if self.probe is None:
+            return self.text
+        free_values = {v: self._keep_original(v) for v in self.spec.pairs.values() if v in self.defs}
+        for name_rule in self.spec.names:
+            items = self.names.names.get(name_rule) or []
+            if name_rule in self.defs and items:
+                fitting = self.literals(name_rule, items)
+                if fitting:
+                    self.replacements[name_rule] = f"{name_rule}: {self.terminal(name_rule, fitting)}"
+                    self.stats[name_rule] = len(fitting)
+        for key_rule, value_rule in self.spec.pairs.items():
+            keys = self.names.pairs.get(key_rule) or {}
+            if key_rule not in self.defs or not keys:
+                continue
+            fitting_keys = self.literals(key_rule, list(keys))
+            if not fitting_keys:
+                continue
+            self.replacements[key_rule] = f"{key_rule}: {self.terminal(key_rule, fitting_keys)}"
+            self.stats[key_rule] = len(fitting_keys)
+            if value_rule in self.defs:
+                all_values = sorted({v for vs in keys.values() if vs for v in vs})
+                term = self.value_terminal(value_rule, all_values) if all_values else None
+                if term:
+                    self.replacements[value_rule] = f"{value_rule}: {term} | {free_values[value_rule]}" \
+                        if any(v is None for v in keys.values()) else f"{value_rule}: {term}"
+                    self.stats[value_rule] = len(all_values)
+                for pair_rule in self._pair_rules(key_rule, value_rule):
+                    self._expand_pair(pair_rule, pair_rule, key_rule, value_rule, keys, free_values)
+        if self.spec.entity:
+            self._scope()
+        return larktext.replace_definitions(self.text, self.replacements, self.extra)
+
+    def _keep_original(self, rule: str) -> str:
+        """Keep a rule's original body under a new name (for free-form values)."""
+        name = f"nlq_free_{rule}"
+        self.extra.append(f"{name}: {self.defs[rule].body}")
+        return name
+
+    def _pair_rules(self, key_rule: str, value_rule: str) -> list[str]:
+        found = []
+        for name, d in self.defs.items():
+            if d.is_terminal or name in (key_rule, value_rule):
+                continue
+            refs = larktext.referenced_names(d.body)
+            if refs.count(key_rule) == 1 and value_rule in refs:
+                found.append(name)
+        return found
+
+    def _expand_pair(self, rule: str, new_name: str, key_rule: str, value_rule: str,
+                     keys: dict[str, list[str] | None], free_values: dict[str, str],
+                     mapping: dict[str, str] | None = None) -> None:
+        """`rule` rewritten as one alternative per key, each with that key's values."""
+        body = self.defs[rule].body
+        alts = []
+        for key, values in keys.items():
+            if not self.probe.accepts(key_rule, key):
+                continue
+            term = self.value_terminal(value_rule, values) if values else None
+            sub = dict(mapping or {})
+            sub[key_rule] = self.terminal(key_rule, [key])
+            sub[value_rule] = term or free_values[value_rule]
+            alt_name = f"nlq_{new_name}_{len(self.extra)}"
+            self.extra.append(f"{alt_name}: {larktext.substitute(body, sub)}")
+            alts.append(alt_name)
+        if alts:
+            if new_name == rule:
+                self.replacements[rule] = f"{rule}: " + " | ".join(alts)
+            else:
+                self.extra.append(f"{new_name}: " + " | ".join(alts))
+            self.stats["pair_rules"] = self.stats.get("pair_rules", 0) + len(alts)
+
+    # -- per-metric scoping -------------------------------------------------
+    def _graph(self) -> dict[str, set[str]]:
+        return {
+            name: {r for r in larktext.referenced_names(d.body) if r in self.defs and not self.defs[r].is_terminal}
+            for name, d in self.defs.items()
+            if not d.is_terminal
+        }
+
+    def _scope(self) -> None:
+        entity = self.spec.entity
+        key_rule, value_rule = next(iter(self.spec.pairs.items()))
+        if entity not in self.defs or key_rule not in self.defs or not self.names.entities:
+            return
+        graph = self._graph()
+
+        @cache
+        def reaches(rule: str, target: str, banned: str = "") -> bool:
+            seen, stack = set(), [rule]
+            while stack:
+                r = stack.pop()
+                for nxt in graph.get(r, ()):
+                    if nxt == banned:
+                        continue
+                    if nxt == target:
+                        return True
+                    if nxt not in seen:
+                        seen.add(nxt)
+                        stack.append(nxt)
+            return False
+
+        free_values = {value_rule: f"nlq_free_{value_rule}"}
+        scoped = 0
+        for sel, d in list(self.defs.items()):
+            if d.is_terminal or entity not in larktext.referenced_names(d.body):
+                continue
+            if not reaches(sel, key_rule, entity):
+                continue
+            # rules between the selector and the key names, cloned per metric
+            chain = {r for r in graph if r != sel and reaches(sel, r, entity) and reaches(r, key_rule, entity)}
+            if any(reaches(r, sel) for r in chain | {sel}):
+                continue  # recursion back into the selector: cloning would copy the whole language
+            pair_rules = set(self._pair_rules(key_rule, value_rule))
+            alts = larktext.alternatives(d.body)
+            with_entity = [a for a in alts if entity in larktext.referenced_names(a)]
+            without = [a for a in alts if entity not in larktext.referenced_names(a)]
+            clones = []
+            for index, (metric, keys) in enumerate(self.names.entities.items()):
+                if not self.probe.accepts(entity, metric):
+                    continue
+                mapping = {entity: self.terminal(entity, [metric])}
+                fitting = {k: v for k, v in keys.items() if self.probe.accepts(key_rule, k)}
+                if fitting:
+                    mapping[key_rule] = self.terminal(f"{key_rule}_keys", list(fitting))
+                    for r in chain:
+                        mapping[r] = f"nlq_{r}__m{index}"
+                    for r in chain:
+                        if r in pair_rules:
+                            self._expand_pair(r, mapping[r], key_rule, value_rule, fitting, free_values,
+                                              mapping=mapping)
+                        else:
+                            self.extra.append(f"{mapping[r]}: {larktext.substitute(self.defs[r].body, mapping)}")
+                clone = f"nlq_{sel}__m{index}"
+                self.extra.append(f"{clone}: " + " | ".join(larktext.substitute(a, mapping) for a in with_entity))
+                clones.append(clone)
+                scoped += 1
+            if clones:
+                self.replacements[sel] = f"{d.prefix}{sel}{d.priority}: " + " | ".join(without + clones)
+        if scoped:
+            self.stats["scoped_metrics"] = scoped
+            self.stats[entity] = len(self.names.entities)
+            if entity not in self.replacements:
+                fitting = self.literals(entity, list(self.names.entities))
+                self.replacements[entity] = f"{entity}: {self.terminal(entity, fitting)}"
+        elif entity in self.defs:
+            fitting = self.literals(entity, list(self.names.entities))
+            if fitting:
+                self.replacements[entity] = f"{entity}: {self.terminal(entity, fitting)}"
+                self.stats[entity] = len(fitting)
+
+
+# ---------------------------------------------------------------------------
+# public API with caches
+
+_MEMORY: dict[str, ConstraintGrammar] = {}
+_LOCK = threading.Lock()
+
+
+def catalog_fingerprint(catalog: Catalog | None) -> str:
+    if catalog is None:
+        return "none"
+    blob = json.dumps(catalog.to_dict(), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def _disk_dir() -> Path:
+    from nlq.models.embedded import cache_root
+
+    return cache_root() / "grammars"
+
+
+def narrow_text(text: str, dialect: str, catalog: Catalog, scoped: bool = True) -> tuple[str, dict, list]:
+    """(narrowed Lark text, counts per narrowed rule, rules the grammar lacks)."""
+    names = catalog_names(dialect, catalog)
+    if not scoped:
+        names.entities = {m: {} for m in names.entities}
+    builder = _Builder(text, dialect, names)
+    if not scoped:
+        builder.spec = DialectNames(None, builder.spec.pairs, builder.spec.names)
+        entity = RULES[dialect].entity
+        if entity and entity in builder.defs and names.entities:
+            fitting = builder.literals(entity, list(names.entities))
+            if fitting:
+                builder.replacements[entity] = f"{entity}: {builder.terminal(entity, fitting)}"
+                builder.stats[entity] = len(fitting)
+    narrowed = builder.build()
+    return narrowed, builder.stats, builder.missing
+
+
+def narrowed_grammar(
+    dialect: str,
+    catalog: Catalog | None = None,
+    *,
+    scoped: bool = True,
+    disk_cache: bool | None = None,
+    ll_tokenizer=None,
+) -> ConstraintGrammar:
+    """The dialect's grammar narrowed to `catalog` (the plain grammar when None).
+
+    Validated with llguidance when `ll_tokenizer` is given (else at first use by a
+    backend); raises `GrammarError` when llguidance refuses the result.
+    """
+    spec = dialects.get(dialect)
+    text = grammar_text(spec.grammar_file)
+    if disk_cache is None:
+        disk_cache = os.environ.get("NLQ_GRAMMAR_CACHE", "1") != "0"
+    key = hashlib.sha256(
+        f"{NARROW_VERSION}|{dialect}|{scoped}|{catalog_fingerprint(catalog)}|".encode() + text.encode()
+    ).hexdigest()[:20]
+    with _LOCK:
+        grammar = _MEMORY.get(key)
+    if grammar is None:
+        start = time.perf_counter()
+        meta: dict = {"narrowed": {}, "missing": []}
+        narrowed = None
+        path = _disk_dir() / f"{dialect}-{key}.lark"
+        if catalog is not None and disk_cache and path.is_file():
+            try:
+                meta = json.loads(path.with_suffix(".json").read_text())
+                narrowed = path.read_text()
+            except (OSError, ValueError):
+                narrowed = None
+        if narrowed is None:
+            if catalog is None:
+                narrowed = text
+            else:
+                narrowed, stats, missing = narrow_text(text, dialect, catalog, scoped)
+                meta = {"narrowed": stats, "missing": missing}
+                if disk_cache:
+                    _write_atomic(path, narrowed)
+                    _write_atomic(path.with_suffix(".json"), json.dumps(meta))
+        grammar = ConstraintGrammar(
+            lark=narrowed,
+            name=f"{dialect}" + (f"@{catalog_fingerprint(catalog)}" if catalog is not None else ""),
+            narrowed=meta["narrowed"],
+            missing_rules=meta["missing"],
+        )
+        grammar.build_s = time.perf_counter() - start
+        with _LOCK:
+            _MEMORY[key] = grammar
+    if ll_tokenizer is not None:
+        grammar.validated_spec(ll_tokenizer)
+    return grammar
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        tmp.write_text(text)
+        os.replace(tmp, path)
+    except OSError:
+        pass  # a read-only cache only costs speed
+
+
+def describe_sets(names: CatalogNames) -> dict:
+    """Counts for reports: how many names and values a catalog contributes."""
+    counts: dict[str, int] = defaultdict(int)
+    counts["entities"] = len(names.entities)
+    for rule, keys in names.pairs.items():
+        counts[rule] = len(keys)
+        counts[f"{rule}_values"] = sum(len(v or []) for v in keys.values())
+    for rule, items in names.names.items():
+        counts[rule] = len(items)
+    return dict(counts)
+
+
+__all__ = ["GrammarError", "RULES", "catalog_fingerprint", "catalog_names", "narrow_text", "narrowed_grammar"]

@@ -1,0 +1,82 @@
+"""The part of a catalog worth showing the model for one question.
+
+A catalog may hold thousands of metrics; a 135M-parameter model reads a few.
+Metrics (PromQL, Datadog metrics) are ranked by BM25 over their name, help
+text, label names and values; log catalogs show their labels and the fields
+closest to the question.  Values mentioned in the question are listed first.
+
+    >>> slice_ = catalog_slice(catalog, "5xx rate of checkout", k=5)   # doctest: +SKIP
+    >>> print(slice_.text)                                             # doctest: +SKIP
+    - http_requests_total (counter): Total HTTP requests. Labels: service (checkout, cart), code (500, 200)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from nlq.catalog import Catalog
+from nlq.prompting.retrieval import BM25, words
+
+MAX_VALUES = 6
+
+
+@dataclass
+class CatalogSlice:
+    text: str
+    #: names shown: metrics, or log labels and fields
+    names: list[str] = field(default_factory=list)
+
+
+def _values(values: list[str], question_words: set[str], limit: int = MAX_VALUES) -> list[str]:
+    mentioned = [v for v in values if set(words(v)) & question_words]
+    rest = [v for v in values if v not in mentioned]
+    return (mentioned + rest)[:limit]
+
+
+def _labels_text(labels: dict[str, list[str]], question_words: set[str], prefix: str = "") -> str:
+    parts = []
+    for name, values in labels.items():
+        shown = _values(values, question_words)
+        more = ", ..." if len(values) > len(shown) else ""
+        parts.append(f"{prefix}{name} ({', '.join(shown)}{more})" if shown else f"{prefix}{name}")
+    return ", ".join(parts)
+
+
+def catalog_slice(catalog: Catalog | None, question: str, k: int = 6) -> CatalogSlice:
+    if catalog is None:
+        return CatalogSlice("")
+    q = set(words(question, expand=True))
+    if catalog.metrics:
+        names = list(catalog.metrics)
+        docs = []
+        for name in names:
+            m = catalog.metrics[name]
+            doc = words(name) * 2 + words(m.help) + words(" ".join(m.labels))
+            doc += words(" ".join(v for vs in m.labels.values() for v in vs[:50]))
+            docs.append(doc)
+        best = BM25(docs).top(list(q), k)
+        if not best:
+            best = list(range(min(k, len(names))))
+        lines = []
+        for i in best:
+            m = catalog.metrics[names[i]]
+            help_text = f": {m.help.rstrip('.')}." if m.help else "."
+            labels = _labels_text(m.labels, q)
+            lines.append(f"- {m.name} ({m.type}){help_text}" + (f" Labels: {labels}" if labels else ""))
+        return CatalogSlice("\n".join(lines), [names[i] for i in best])
+    lines, shown = [], []
+    if catalog.log_labels:
+        label_word = "Tags and reserved attributes" if catalog.dialect == "datadog-logs" else "Stream labels"
+        lines.append(f"{label_word}: " + _labels_text(catalog.log_labels, q))
+        shown += list(catalog.log_labels)
+    if catalog.log_fields:
+        fields = list(catalog.log_fields)
+        docs = [words(f) + words(" ".join(catalog.log_fields[f].values[:50])) for f in fields]
+        best = BM25(docs).top(list(q), k) or list(range(min(k, len(fields))))
+        best_fields = {fields[i]: catalog.log_fields[fields[i]].values for i in best}
+        if catalog.dialect == "datadog-logs":
+            lines.append("Attributes: " + _labels_text(best_fields, q, prefix="@"))
+        else:
+            lines.append("Parsed fields (after | json or | logfmt): " + _labels_text(best_fields, q))
+        shown += list(best_fields)
+    return CatalogSlice("\n".join(lines), shown)

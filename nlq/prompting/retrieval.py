@@ -1,0 +1,101 @@
+"""Lexical retrieval: a small BM25 over words split the way telemetry names are written.
+
+`http_request_duration_seconds` and `trace.http.request.hits` split into their
+words; a few telemetry synonyms ("latency" -> duration, "errors" -> 5xx) bridge
+the gap between how people ask and how metrics are named.
+
+    >>> index = BM25([words("http_requests_total"), words("node_cpu_seconds_total")])
+    >>> index.top(words("how many requests"), 1)
+    [0]
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+
+_SPLIT = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
+_STOP = frozenset(
+    "a an the of in on for to by per and or is are was were be what which how many much show me give "
+    "get list all any with from over last during at as it its this that there their my our i we do does "
+    "did can could would should please tell find display return query value values".split()
+)
+SYNONYMS: dict[str, tuple[str, ...]] = {
+    "latency": ("duration", "seconds", "time"),
+    "slow": ("duration", "latency"),
+    "error": ("5xx", "500", "fail", "status", "code"),
+    "fail": ("error", "5xx"),
+    "failure": ("error", "fail"),
+    "traffic": ("request", "hit"),
+    "throughput": ("request", "rate"),
+    "request": ("hit", "http"),
+    "memory": ("mem", "bytes"),
+    "ram": ("memory", "mem"),
+    "mem": ("memory",),
+    "cpu": ("processor",),
+    "disk": ("filesystem", "fs"),
+    "down": ("up",),
+    "availability": ("up",),
+    "log": ("line",),
+    "status": ("code",),
+}
+
+
+def _fold(word: str) -> str:
+    """Plurals folded so "requests" meets "request" ("status" and "bytes" stay)."""
+    if len(word) > 3 and word.endswith("ies"):
+        return word[:-3] + "y"
+    if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is", "tes")):
+        return word[:-1]
+    return word
+
+
+def words(text: str, expand: bool = False) -> list[str]:
+    """Lower-case words of `text`, identifiers split, stop words dropped.
+
+    >>> words("http_requests_total{code='500'}")
+    ['http', 'request', 'total', 'code', '500']
+    """
+    out = []
+    for raw in _SPLIT.findall(text):
+        word = _fold(raw.lower())
+        if word in _STOP or len(word) < 2 and not word.isdigit():
+            continue
+        out.append(word)
+        if expand:
+            out.extend(_fold(s) for s in SYNONYMS.get(word, ()))
+    return out
+
+
+class BM25:
+    """Okapi BM25 over pre-tokenized documents."""
+
+    def __init__(self, documents: list[list[str]], k1: float = 1.5, b: float = 0.75):
+        self.k1, self.b = k1, b
+        self.docs = [Counter(d) for d in documents]
+        self.lengths = [len(d) for d in documents]
+        self.avg = (sum(self.lengths) / len(documents)) if documents else 0.0
+        df: Counter = Counter()
+        for doc in self.docs:
+            df.update(doc.keys())
+        n = len(documents)
+        self.idf = {w: math.log(1 + (n - f + 0.5) / (f + 0.5)) for w, f in df.items()}
+
+    def scores(self, query: list[str]) -> list[float]:
+        out = []
+        for doc, length in zip(self.docs, self.lengths, strict=True):
+            score = 0.0
+            for word in query:
+                tf = doc.get(word)
+                if not tf:
+                    continue
+                norm = tf + self.k1 * (1 - self.b + self.b * length / (self.avg or 1))
+                score += self.idf[word] * tf * (self.k1 + 1) / norm
+            out.append(score)
+        return out
+
+    def top(self, query: list[str], k: int, min_score: float = 0.0) -> list[int]:
+        """Indices of the `k` best documents scoring above `min_score`, best first (stable)."""
+        scored = sorted(enumerate(self.scores(query)), key=lambda p: (-p[1], p[0]))
+        return [i for i, s in scored[:k] if s > min_score]
