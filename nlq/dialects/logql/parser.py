@@ -1,0 +1,391 @@
+"""Text -> LogQL AST: lark's parse tree of grammars/logql.lark, transformed."""
+
+from __future__ import annotations
+
+import re
+
+from lark import Token, Transformer, Tree, v_args
+from lark.exceptions import VisitError
+
+from nlq.dialects.logql import ast
+from nlq.errors import QueryError
+from nlq.grammar import parse_tree
+
+GRAMMAR_FILE = "logql.lark"
+
+TERMINAL_NAMES = {
+    "NAME": "a label name",
+    "STRING": "a quoted string",
+    "NUMBER": "a number",
+    "DURATION": "a duration (5m, 250ms)",
+    "BYTES": "a size (20KB, 1.5MiB)",
+    "RANGE": "a range in brackets ([5m])",
+    "RANGE_OP": "a range aggregation (rate, count_over_time, ...)",
+    "AGG_OP": "an aggregation (sum, avg, topk, ...)",
+    "MATCH_OP": "a matcher operator (=, !=, =~, !~)",
+    "LINE_OP": "a line filter (|=, !=, |~, !~, |>, !>)",
+    "CMP_OP": "a comparison operator",
+    "LF_CMP_OP": "a comparison operator",
+    "EQ_OP": "`=` or `!=`",
+    "ADD_OP": "`+` or `-`",
+    "MUL_OP": "`*`, `/` or `%`",
+    "SIGN": "a sign",
+    "OR": "`or`",
+    "AND": "`and`",
+    "UNLESS": "`unless`",
+    "BY": "`by`",
+    "WITHOUT": "`without`",
+    "BOOL": "`bool`",
+    "OFFSET": "`offset`",
+    "UNWRAP": "`unwrap`",
+    "CONV": "a conversion (duration, duration_seconds, bytes)",
+    "FLAG": "a parser flag (--strict, --keep-empty)",
+    "GROUP": "`group_left` or `group_right`",
+    "LBRACE": "`{`",
+    "RBRACE": "`}`",
+    "LPAR": "`(`",
+    "RPAR": "`)`",
+    "COMMA": "`,`",
+    "VBAR": "`|`",
+    "EQUAL": "`=`",
+}
+
+_SIMPLE_ESCAPES = {
+    "a": "\a",
+    "b": "\b",
+    "f": "\f",
+    "n": "\n",
+    "r": "\r",
+    "t": "\t",
+    "v": "\v",
+    "\\": "\\",
+    '"': '"',
+    "'": "'",
+}
+_ESCAPE = re.compile(r"\\(x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8}|[0-7]{3}|.)", re.S)
+
+
+def unquote(token: Token, text: str) -> str:
+    """A Go string literal's value: backticks are raw, double quotes take Go escapes."""
+    raw = str(token)
+    if raw.startswith("`"):
+        return raw[1:-1]
+    body = raw[1:-1]
+
+    def replace(match: re.Match) -> str:
+        esc = match.group(1)
+        if esc in _SIMPLE_ESCAPES:
+            return _SIMPLE_ESCAPES[esc]
+        if esc[0] in "xuU" and len(esc) > 1:
+            return chr(int(esc[1:], 16))
+        if len(esc) == 3 and esc.isdigit():
+            return chr(int(esc, 8))
+        position = (token.start_pos or 0) + 1 + match.start()
+        raise QueryError(
+            f"unknown escape sequence \\{esc}",
+            query=text,
+            position=position,
+            end=position + 2,
+            hint="inside double quotes write a backslash as \\\\, or use a `raw string`",
+        )
+
+    return _ESCAPE.sub(replace, body)
+
+
+def parse_number(text: str) -> float:
+    text = text.lower()
+    if text.startswith(("0x", "+0x", "-0x")):
+        return float.fromhex(text)
+    return float(text)
+
+
+def _span(meta) -> ast.Span:
+    if getattr(meta, "empty", True):
+        return None
+    return (meta.start_pos, meta.end_pos)
+
+
+def _tok_span(tok: Token) -> ast.Span:
+    return (tok.start_pos, tok.end_pos)
+
+
+@v_args(meta=True)
+class _ToAst(Transformer):
+    def __init__(self, text: str):
+        super().__init__()
+        self.text = text
+
+    def _str(self, tok: Token) -> str:
+        return unquote(tok, self.text)
+
+    # -- names
+    def label_name(self, meta, children):
+        return str(children[0])
+
+    def field_name(self, meta, children):
+        return str(children[0])
+
+    def new_label(self, meta, children):
+        return str(children[0])
+
+    def label_ref(self, meta, children):
+        return children[0]
+
+    def label_value(self, meta, children):
+        return self._str(children[0])
+
+    # -- expressions
+    def start(self, meta, children):
+        return children[0]
+
+    def paren(self, meta, children):
+        return children[0]
+
+    def literal(self, meta, children):
+        sign = "-" if len(children) == 2 and children[0] == "-" else ""
+        return ast.NumberLiteral(parse_number(sign + str(children[-1])), span=_span(meta))
+
+    def binary(self, meta, children):
+        left, op, mod, right = children
+        return_bool, matching = mod
+        return ast.BinaryOp(str(op).strip(), left, right, return_bool, matching, span=_span(meta))
+
+    def bin_mod(self, meta, children):
+        return_bool = False
+        matching = None
+        for child in children:
+            if isinstance(child, Token) and child.type == "BOOL":
+                return_bool = True
+            elif isinstance(child, ast.VectorMatching):
+                matching = child
+        return (return_bool, matching)
+
+    def matching(self, meta, children):
+        on = str(children[0]) == "on"
+        labels: tuple[str, ...] = ()
+        card, include = "one-to-one", ()
+        for child in children[1:]:
+            if isinstance(child, tuple) and child and child[0] == "group":
+                card, include = child[1], child[2]
+            elif isinstance(child, list):
+                labels = tuple(child)
+        return ast.VectorMatching(on, labels, card, include, span=_span(meta))
+
+    def group(self, meta, children):
+        include = tuple(children[1]) if len(children) > 1 else ()
+        return ("group", str(children[0]), include)
+
+    def label_list(self, meta, children):
+        return list(children)
+
+    def grouping(self, meta, children):
+        without = str(children[0]).strip() == "without"
+        labels = tuple(children[1]) if len(children) > 1 else ()
+        return ast.Grouping(without, labels, span=_span(meta))
+
+    def range_agg(self, meta, children):
+        op = str(children[0])
+        param = None
+        log_range = None
+        grouping = None
+        for child in children[1:]:
+            if isinstance(child, Token) and child.type == "NUMBER":
+                param = parse_number(str(child))
+            elif isinstance(child, ast.LogRange):
+                log_range = child
+            elif isinstance(child, ast.Grouping):
+                grouping = child
+        return ast.RangeAggregation(op, log_range, param, grouping, span=_span(meta))
+
+    def log_range(self, meta, children):
+        selector = None
+        stages: tuple = ()
+        unwrap = None
+        rng = ""
+        offset = None
+        for child in children:
+            if isinstance(child, ast.Selector):
+                selector = child
+            elif isinstance(child, Token) and child.type == "RANGE":
+                rng = str(child)[1:-1]
+            elif isinstance(child, tuple) and child and child[0] == "offset":
+                offset = child[1]
+            elif isinstance(child, ast.Unwrap):
+                unwrap = child
+            elif isinstance(child, list):
+                stages = tuple(child)
+        return ast.LogRange(selector, stages, unwrap, rng, offset, span=_span(meta))
+
+    def paren_range(self, meta, children):
+        return children[0]
+
+    def offset(self, meta, children):
+        return ("offset", str(children[1]))
+
+    def unwrap(self, meta, children):
+        conversion, name = children[1]
+        return ast.Unwrap(name, conversion, tuple(children[2:]), span=_span(meta))
+
+    def unwrap_source(self, meta, children):
+        if len(children) == 2:
+            return (str(children[0]), children[1])
+        return (None, children[0])
+
+    def vector_agg(self, meta, children):
+        op = str(children[0])
+        param = None
+        grouping = None
+        expr = None
+        for child in children[1:]:
+            if isinstance(child, Token) and child.type == "NUMBER":
+                param = parse_number(str(child))
+            elif isinstance(child, ast.Grouping):
+                grouping = child
+            else:
+                expr = child
+        return ast.VectorAggregation(op, expr, param, grouping, span=_span(meta))
+
+    def label_replace(self, meta, children):
+        _, expr, dst, repl, src, regex = children
+        return ast.LabelReplace(
+            expr,
+            self._str(dst),
+            self._str(repl),
+            self._str(src),
+            self._str(regex),
+            span=_span(meta),
+        )
+
+    def vector_fn(self, meta, children):
+        return ast.VectorExpr(parse_number(str(children[1])), span=_span(meta))
+
+    # -- log queries
+    def log_expr(self, meta, children):
+        stages = tuple(children[1]) if len(children) > 1 else ()
+        return ast.LogQuery(children[0], stages, span=_span(meta))
+
+    def selector(self, meta, children):
+        return ast.Selector(tuple(children), span=_span(meta))
+
+    def matcher(self, meta, children):
+        name, op, value = children
+        return ast.Matcher(name, str(op), value, span=_span(meta))
+
+    def pipeline(self, meta, children):
+        return list(children)
+
+    def line_filter(self, meta, children):
+        op = str(children[0])
+        values = tuple(c for c in children[1:] if isinstance(c, ast.LineFilterValue))
+        return ast.LineFilter(op, values, span=_span(meta))
+
+    def line_value(self, meta, children):
+        return ast.LineFilterValue(self._str(children[0]), False, span=_span(meta))
+
+    def ip_value(self, meta, children):
+        return ast.LineFilterValue(self._str(children[1]), True, span=_span(meta))
+
+    def json_parser(self, meta, children):
+        return ast.JsonParser(tuple(children[1:]), span=_span(meta))
+
+    def logfmt_parser(self, meta, children):
+        flags = tuple(str(c) for c in children[1:] if isinstance(c, Token) and c.type == "FLAG")
+        extractions = tuple(c for c in children[1:] if isinstance(c, ast.Extraction))
+        return ast.LogfmtParser(flags, extractions, span=_span(meta))
+
+    def regexp_parser(self, meta, children):
+        return ast.RegexpParser(self._str(children[1]), span=_span(meta))
+
+    def pattern_parser(self, meta, children):
+        return ast.PatternParser(self._str(children[1]), span=_span(meta))
+
+    def unpack_parser(self, meta, children):
+        return ast.UnpackParser(span=_span(meta))
+
+    def extraction_path(self, meta, children):
+        return ast.Extraction(children[0], self._str(children[1]), span=_span(meta))
+
+    def extraction_field(self, meta, children):
+        return ast.Extraction(children[0], None, span=_span(meta))
+
+    def label_filter_stage(self, meta, children):
+        return ast.LabelFilterStage(children[0], span=_span(meta))
+
+    def line_format(self, meta, children):
+        return ast.LineFormat(self._str(children[1]), span=_span(meta))
+
+    def label_format(self, meta, children):
+        return ast.LabelFormat(tuple(children[1:]), span=_span(meta))
+
+    def label_rename(self, meta, children):
+        return ast.LabelFormatItem(children[0], children[1], True, span=_span(meta))
+
+    def label_template(self, meta, children):
+        return ast.LabelFormatItem(children[0], self._str(children[1]), False, span=_span(meta))
+
+    def decolorize(self, meta, children):
+        return ast.Decolorize(span=_span(meta))
+
+    def drop(self, meta, children):
+        return ast.Drop(tuple(children[1:]), span=_span(meta))
+
+    def keep(self, meta, children):
+        return ast.Keep(tuple(children[1:]), span=_span(meta))
+
+    def named_matcher(self, meta, children):
+        if len(children) == 3:
+            return ast.NamedMatcher(
+                children[0], str(children[1]), self._str(children[2]), span=_span(meta)
+            )
+        return ast.NamedMatcher(children[0], span=_span(meta))
+
+    # -- label filters
+    def lf_binary(self, meta, children):
+        left, op, right = children
+        cls = ast.OrFilter if str(op).strip() == "or" else ast.AndFilter
+        return cls(left, right, span=_span(meta))
+
+    def lf_comma(self, meta, children):
+        return ast.AndFilter(children[0], children[1], span=_span(meta))
+
+    lf_juxtaposed = lf_comma
+
+    def lf_string(self, meta, children):
+        name, op, value = children
+        return ast.StringFilter(name, str(op), self._str(value), span=_span(meta))
+
+    def lf_ip(self, meta, children):
+        name, op, _ip, value = children
+        return ast.IpFilter(name, str(op), self._str(value), span=_span(meta))
+
+    def lf_number(self, meta, children):
+        name, op = children[0], str(children[1])
+        sign = "-" if len(children) == 4 and children[2] == "-" else ""
+        return ast.NumberFilter(name, op, parse_number(sign + str(children[-1])), span=_span(meta))
+
+    def lf_duration(self, meta, children):
+        name, op, value = children
+        return ast.DurationFilter(name, str(op), str(value), span=_span(meta))
+
+    def lf_bytes(self, meta, children):
+        name, op, value = children
+        return ast.BytesFilter(name, str(op), str(value), span=_span(meta))
+
+
+def parse(text: str, start: str = "start") -> ast.Expr:
+    """Parse a LogQL query into its AST; raise `QueryError` on bad syntax.
+
+    >>> parse('{app="cart"} |= "error"').selector.matchers[0].value
+    'cart'
+    """
+    tree = parse_tree(GRAMMAR_FILE, text, start=start, terminal_names=TERMINAL_NAMES)
+    return to_ast(tree, text)
+
+
+def to_ast(tree: Tree, text: str) -> ast.Expr:
+    try:
+        return _ToAst(text).transform(tree)
+    except VisitError as exc:
+        if isinstance(exc.orig_exc, QueryError):
+            raise exc.orig_exc from None
+        raise
