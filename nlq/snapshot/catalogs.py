@@ -1,0 +1,146 @@
+"""Catalogs derived from the snapshot data, one per dialect.
+
+What a query over the snapshots may name: every metric with its type, help and
+observed label values, Loki stream labels and the fields their lines carry,
+Datadog metric tags and log facets.  The committed files in snapshots/catalog/
+are checked by a test to equal `derive_catalogs()` over every variant.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import defaultdict
+from pathlib import Path
+
+from nlq.catalog import Catalog, LogField, Metric
+from nlq.snapshot.store import open_snapshot, snapshot_names
+from nlq.snapshot.world import SNAPSHOTS_DIR
+
+CATALOG_DIR = SNAPSHOTS_DIR / "catalog"
+# Label and field value lists longer than this are cut to the most frequent ones.
+MAX_VALUES = 50
+# Log field values are listed only for fields with at most this many distinct values
+# (strings) or codes (numbers such as a status): more are ids, paths and measurements.
+MAX_FIELD_VALUES = 30
+MAX_NUMBER_VALUES = 12
+
+DURATION_RE = re.compile(r"^\d+(\.\d+)?(ns|us|µs|ms|s|m|h)$")
+BYTES_RE = re.compile(r"^\d+(\.\d+)?\s?([KMGT]i?)?B$")
+NUMBER_RE = re.compile(r"^-?\d+(\.\d+)?([eE][-+]?\d+)?$")
+LOGFMT_RE = re.compile(r'(\w+)=("(?:[^"\\]|\\.)*"|\S*)')
+
+
+def _values(counts: dict[str, int]) -> tuple[list[str], bool]:
+    """Sorted values, cut to the MAX_VALUES most frequent (True when cut)."""
+    if len(counts) <= MAX_VALUES:
+        return sorted(counts), False
+    top = sorted(counts, key=lambda v: (-counts[v], v))[:MAX_VALUES]
+    return sorted(top), True
+
+
+def _kind(values: set[str]) -> str:
+    if values and all(NUMBER_RE.match(v) for v in values):
+        return "number"
+    if values and all(DURATION_RE.match(v) for v in values):
+        return "duration"
+    if values and all(BYTES_RE.match(v) for v in values):
+        return "bytes"
+    return "string"
+
+
+def _fields(observed: dict[str, set[str]]) -> dict[str, LogField]:
+    out = {}
+    for name, values in sorted(observed.items()):
+        kind = _kind(values)
+        limit = {"string": MAX_FIELD_VALUES, "number": MAX_NUMBER_VALUES}.get(kind, 0)
+        listed = sorted(values, key=lambda v: (float(v), v) if kind == "number" else (0.0, v))
+        listed = listed if len(values) <= limit else []
+        out[name] = LogField(name, kind, listed)
+    return out
+
+
+def _flatten(prefix: str, value: object, into: dict[str, set[str]]) -> None:
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            _flatten(f"{prefix}.{key}" if prefix else key, inner, into)
+    else:
+        into[prefix].add(json.dumps(value) if isinstance(value, bool) else str(value))
+
+
+def derive_catalogs(names: list[str] | None = None) -> dict[str, Catalog]:
+    """The four catalogs, union over the variants `names` (default: all)."""
+    prom_labels: dict[str, dict[str, dict[str, int]]] = defaultdict(lambda: defaultdict(lambda: defaultdict(int)))
+    prom_meta: dict[str, tuple] = {}
+    log_labels: dict[str, set[str]] = defaultdict(set)
+    log_fields: dict[str, set[str]] = defaultdict(set)
+    dd_tags: dict[str, dict[str, dict[str, int]]] = defaultdict(lambda: defaultdict(lambda: defaultdict(int)))
+    dd_meta: dict[str, tuple] = {}
+    ddl_labels: dict[str, set[str]] = defaultdict(set)
+    ddl_fields: dict[str, set[str]] = defaultdict(set)
+    for name in names or snapshot_names():
+        con = open_snapshot(name)
+        for metric, type_, help_, unit, family in con.execute("SELECT * FROM prom_metadata").fetchall():
+            prom_meta[metric] = (type_, help_, unit, family)
+        for metric, labels in con.execute("SELECT metric, labels FROM prom_series").fetchall():
+            for key, value in labels.items():
+                prom_labels[metric][key][value] += 1
+        for (labels,) in con.execute("SELECT labels FROM loki_streams").fetchall():
+            for key, value in labels.items():
+                log_labels[key].add(value)
+        for (line,) in con.execute("SELECT line FROM loki_entries").fetchall():
+            if line.startswith("{"):
+                for key, value in json.loads(line).items():
+                    log_fields[key].add(str(value))
+            elif line.startswith("ts="):
+                for key, value in LOGFMT_RE.findall(line):
+                    log_fields[key].add(value.strip('"'))
+        for metric, type_, interval, unit, desc in con.execute("SELECT * FROM dd_metrics").fetchall():
+            dd_meta[metric] = (type_, interval, unit, desc)
+        for metric, tags in con.execute("SELECT metric, tags FROM dd_series").fetchall():
+            for tag in tags:
+                key, _, value = tag.partition(":")
+                dd_tags[metric][key][value] += 1
+        rows = con.execute("SELECT service, host, status, source, tags, attributes FROM dd_logs").fetchall()
+        for service, host, status, source, tags, attributes in rows:
+            for key, value in (("service", service), ("host", host), ("status", status), ("source", source)):
+                ddl_labels[key].add(value)
+            for tag in tags:
+                key, _, value = tag.partition(":")
+                ddl_labels[key].add(value)
+            _flatten("", json.loads(attributes), ddl_fields)
+        con.close()
+
+    promql = Catalog("promql")
+    for metric, (type_, help_, unit, family) in sorted(prom_meta.items()):
+        labels, cut = {}, []
+        for key, counts in sorted(prom_labels[metric].items()):
+            labels[key], was_cut = _values(counts)
+            if was_cut:
+                cut.append(key)
+        promql.metrics[metric] = Metric(metric, type_, help_, unit or "", labels, cut, family)
+    logql = Catalog("logql", log_labels={k: sorted(v) for k, v in log_labels.items()}, log_fields=_fields(log_fields))
+    dd_metrics = Catalog("datadog-metrics")
+    for metric, (type_, _interval, unit, desc) in sorted(dd_meta.items()):
+        labels, cut = {}, []
+        for key, counts in sorted(dd_tags[metric].items()):
+            labels[key], was_cut = _values(counts)
+            if was_cut:
+                cut.append(key)
+        dd_metrics.metrics[metric] = Metric(metric, type_, desc, unit or "", labels, cut)
+    dd_logs = Catalog("datadog-logs", log_labels={k: sorted(v) for k, v in ddl_labels.items()},
+                      log_fields=_fields(ddl_fields))
+    return {c.dialect: c for c in (promql, logql, dd_metrics, dd_logs)}
+
+
+def catalog_path(dialect: str) -> Path:
+    return CATALOG_DIR / f"{dialect}.json"
+
+
+def write_catalogs(names: list[str] | None = None) -> list[Path]:
+    CATALOG_DIR.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for dialect, catalog in derive_catalogs(names).items():
+        catalog.save(catalog_path(dialect))
+        paths.append(catalog_path(dialect))
+    return paths
