@@ -1,0 +1,1 @@
+"""Datadog engines: the log search evaluator (`search`)."""
