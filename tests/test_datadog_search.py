@@ -86,3 +86,67 @@ def test_documented_rules(query, expected):
 def test_search_returns_the_matching_events_as_a_bag():
     events = [{"status": "error"}, {"status": "info"}, {"status": "error"}]
     assert search("status:error", events) == [events[0], events[2]]
+
+
+def test_search_over_the_dd_logs_table():
+    import duckdb
+
+    from nlq.engine.datadog.logs import search_logs
+
+    con = duckdb.connect()
+    con.execute(
+        "CREATE TABLE dd_logs(ts BIGINT, service VARCHAR, host VARCHAR, status VARCHAR, source VARCHAR, "
+        "message VARCHAR, tags VARCHAR[], attributes JSON)"
+    )
+    rows = [
+        (
+            1000,
+            "web",
+            "h1",
+            "error",
+            "go",
+            "GET /a 500",
+            ["env:prod"],
+            '{"http": {"status_code": 500}, "trace_id": "t1"}',
+        ),
+        (
+            2000,
+            "web",
+            "h1",
+            "info",
+            "go",
+            "GET /a 200",
+            ["env:prod"],
+            '{"http": {"status_code": 200}}',
+        ),
+        (
+            3000,
+            "api",
+            "h2",
+            "error",
+            "go",
+            "GET /b 502",
+            ["env:dev"],
+            '{"http": {"status_code": 502}}',
+        ),
+        (
+            3000,
+            "api",
+            "h2",
+            "error",
+            "go",
+            "GET /b 502",
+            ["env:dev"],
+            '{"http": {"status_code": 502}}',
+        ),
+    ]
+    con.executemany("INSERT INTO dd_logs VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+    found = search_logs(con, "@http.status_code:>=500")
+    assert [(e["timestamp"], e["service"]) for e in found] == [
+        (1000, "web"),
+        (3000, "api"),
+        (3000, "api"),
+    ]
+    assert [e["timestamp"] for e in search_logs(con, "env:prod -status:info")] == [1000]
+    assert [e["timestamp"] for e in search_logs(con, "trace_id:t1")] == [1000]
+    assert search_logs(con, "status:error", start_ms=2000, end_ms=3000) == []
