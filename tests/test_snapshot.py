@@ -53,7 +53,7 @@ def _structure(name):
     c = open_snapshot(name)
     out = (
         c.execute("SELECT metric, labels_key FROM prom_series ORDER BY series_id").fetchall(),
-        c.execute("SELECT labels_key FROM loki_streams ORDER BY stream_id").fetchall(),
+        c.execute("SELECT labels FROM log_streams ORDER BY stream_id").fetchall(),
         c.execute("SELECT metric, tags FROM dd_series ORDER BY series_id").fetchall(),
         c.execute("SELECT * FROM prom_metadata ORDER BY metric").fetchall(),
         c.execute("SELECT * FROM dd_metrics ORDER BY metric").fetchall(),
@@ -175,21 +175,21 @@ def test_incidents_are_visible(con):
     calm = errors_per_minute(start, start + inc["error_start"] * step)
     assert spike > 20 * max(calm, 0.1)
     # The restarted cart pod logged an OOM restart.
-    assert con.execute("SELECT count(*) FROM loki_entries WHERE line LIKE '%OOMKilled%'").fetchone()[0] == 1
+    assert con.execute("SELECT count(*) FROM log_lines WHERE line LIKE '%OOMKilled%'").fetchone()[0] == 1
 
 
 def test_logs_have_three_formats_and_the_stream_labels(con):
-    n = con.execute("SELECT count(*) FROM loki_entries").fetchone()[0]
+    n = con.execute("SELECT count(*) FROM log_lines").fetchone()[0]
     assert 10_000 <= n <= 100_000
-    keys = {r[0] for r in con.execute("SELECT DISTINCT unnest(map_keys(labels)) FROM loki_streams").fetchall()}
+    keys = {r[0] for r in con.execute("SELECT DISTINCT unnest(map_keys(labels)) FROM log_streams").fetchall()}
     assert {"service", "env", "level", "pod"} <= keys
-    json_lines = con.execute("SELECT count(*) FROM loki_entries WHERE line LIKE '{%'").fetchone()[0]
-    logfmt_lines = con.execute("SELECT count(*) FROM loki_entries WHERE line LIKE 'ts=%'").fetchone()[0]
+    json_lines = con.execute("SELECT count(*) FROM log_lines WHERE line LIKE '{%'").fetchone()[0]
+    logfmt_lines = con.execute("SELECT count(*) FROM log_lines WHERE line LIKE 'ts=%'").fetchone()[0]
     assert json_lines > 1000 and logfmt_lines > 1000 and n - json_lines - logfmt_lines > 1000
-    sample = con.execute("SELECT line FROM loki_entries WHERE line LIKE '{%' LIMIT 1").fetchone()[0]
+    sample = con.execute("SELECT line FROM log_lines WHERE line LIKE '{%' LIMIT 1").fetchone()[0]
     assert {"trace_id", "status", "duration", "bytes"} <= set(json.loads(sample))
     ordered = con.execute("""SELECT bool_and(ok) FROM (SELECT ts >= lag(ts, 1, 0) OVER (PARTITION BY stream_id ORDER BY ts)
-                             AS ok FROM loki_entries)""").fetchone()[0]
+                             AS ok FROM log_lines)""").fetchone()[0]
     assert ordered
 
 

@@ -85,10 +85,10 @@ def derive_catalogs(names: list[str] | None = None) -> dict[str, Catalog]:
         for metric, labels in con.execute("SELECT metric, labels FROM prom_series").fetchall():
             for key, value in labels.items():
                 prom_labels[metric][key][value] += 1
-        for (labels,) in con.execute("SELECT labels FROM loki_streams").fetchall():
+        for (labels,) in con.execute("SELECT labels FROM log_streams").fetchall():
             for key, value in labels.items():
                 log_labels[key].add(value)
-        for (line,) in con.execute("SELECT line FROM loki_entries").fetchall():
+        for (line,) in con.execute("SELECT line FROM log_lines").fetchall():
             if line.startswith("{"):
                 for key, value in json.loads(line).items():
                     log_fields[key].add(str(value))

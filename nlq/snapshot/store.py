@@ -8,15 +8,16 @@ milliseconds since the epoch, Loki in nanoseconds):
     prom_metadata(metric, type, help, unit, family)   one row per queryable name
     prom_series(series_id, metric, labels MAP(VARCHAR, VARCHAR), labels_key)
     prom_samples(series_id, ts, value, stale)   stale = staleness marker (value NULL)
-    loki_streams(stream_id, labels MAP(VARCHAR, VARCHAR), labels_key)
-    loki_entries(stream_id, ts, line)           ts in ns, ordered per stream
+    log_streams(stream_id, labels MAP(VARCHAR, VARCHAR))
+    log_lines(stream_id, ts, line, metadata MAP(VARCHAR, VARCHAR))   ts in ns; metadata empty
     dd_metrics(metric, type, interval_s, unit, description)
     dd_series(series_id, metric, tags VARCHAR[])      tags "key:value", sorted
     dd_points(series_id, ts, value)             ts = interval start; distributions: one row per value
     dd_logs(ts, service, host, status, source, message, tags VARCHAR[], attributes JSON)
 
 `labels_key` is the canonical `{a="x", b="y"}` text (names sorted, without the
-metric name), handy for joins and stable ordering.
+metric name), handy for joins and stable ordering.  The log tables are the ones
+the LogQL engine (`nlq.engine.logql.storage`) reads.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from nlq.snapshot.promgen import build_prometheus
 from nlq.snapshot.traffic import build_traffic
 from nlq.snapshot.world import SNAPSHOTS_DIR, load_world
 
-GENERATOR_VERSION = "1"
+GENERATOR_VERSION = "2"
 CHECKSUM_FILE = SNAPSHOTS_DIR / "checksums.json"
 
 # Every table with the ORDER BY that makes its export canonical.
@@ -46,8 +47,8 @@ TABLE_ORDER = {
     "prom_metadata": "metric",
     "prom_series": "series_id",
     "prom_samples": "series_id, ts",
-    "loki_streams": "stream_id",
-    "loki_entries": "stream_id, ts, line",
+    "log_streams": "stream_id",
+    "log_lines": "stream_id, ts, line",
     "dd_metrics": "metric",
     "dd_series": "series_id",
     "dd_points": "series_id, ts, value",
@@ -154,14 +155,14 @@ def build_snapshot(name: str, path: Path | None = None) -> Path:
         # stream ids in label order, so that the numbering does not depend on event order
         ranked = {old: new for new, old in enumerate(sorted(range(len(stream_labels)),
                                                             key=lambda s: labels_key(stream_labels[s])))}
-        _create(con, "loki_streams", {
+        _create(con, "log_streams", {
             "stream_id": np.array([ranked[s] for s in range(len(stream_labels))], dtype=np.int32),
             "labels_json": np.array([json.dumps(lab, sort_keys=True) for lab in stream_labels], dtype=object),
-            "labels_key": np.array([labels_key(lab) for lab in stream_labels], dtype=object),
-        }, f"stream_id, {_map_sql('labels_json')} AS labels, labels_key")
-        _create(con, "loki_entries", {"stream_id": np.array([ranked[s] for s in entry_stream], dtype=np.int32),
+        }, f"stream_id, {_map_sql('labels_json')} AS labels")
+        _create(con, "log_lines", {"stream_id": np.array([ranked[s] for s in entry_stream], dtype=np.int32),
                                       "ts": np.array(entry_ts, dtype=np.int64),
-                                      "line": np.array(entry_line, dtype=object)})
+                                      "line": np.array(entry_line, dtype=object)},
+                "stream_id, ts, line, '{}'::JSON::MAP(VARCHAR, VARCHAR) AS metadata")
 
         logs = {k: np.array([e[k] for e in dd_logs], dtype=object) for k in
                 ("service", "host", "status", "source", "message", "attributes")}

@@ -1,0 +1,1 @@
+"""Reference engines: the real systems nlq's engines are measured against."""
