@@ -239,3 +239,33 @@ def test_top(con):
     result = q(con, "bottom5_max(avg:cpu{*} by {host})")
     assert [s.group for s in result.series][0] == ("host:a",)
     assert not math.isnan(result.series[0].values[0])
+
+
+def test_engine_registry_returns_nlq_results(con):
+    from nlq.engine import run_query
+    from nlq.results import TimeRange
+
+    result = run_query(
+        "datadog-metrics",
+        "avg:cpu{env:prod} by {host}",
+        con,
+        TimeRange.range(T0, T0 + 3 * MIN, MIN),
+    )
+    assert result.type == "matrix"
+    by_host = {s.labels["host"]: s.samples for s in result.series}
+    assert by_host["b"] == [
+        (T0, 10.0),
+        (T0 + MIN, 20.0),
+        (T0 + 2 * MIN, 30.0),
+        (T0 + 3 * MIN, 40.0),
+    ]
+    instant = run_query("datadog-metrics", "sum:cpu{host:b}", con, TimeRange.instant(T0 + 3 * MIN))
+    assert instant.type == "vector"
+    assert instant.series[0].samples == [(T0 + 3 * MIN, 40.0)]
+    top = run_query(
+        "datadog-metrics",
+        "top(avg:cpu{*} by {host}, 1, 'max', 'desc')",
+        con,
+        TimeRange.range(T0, T0 + 3 * MIN, MIN),
+    )
+    assert top.ordered and [s.labels for s in top.series] == [{"host": "c"}]

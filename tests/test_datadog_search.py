@@ -150,3 +150,27 @@ def test_search_over_the_dd_logs_table():
     assert [e["timestamp"] for e in search_logs(con, "env:prod -status:info")] == [1000]
     assert [e["timestamp"] for e in search_logs(con, "trace_id:t1")] == [1000]
     assert search_logs(con, "status:error", start_ms=2000, end_ms=3000) == []
+
+
+def test_engine_registry_returns_log_streams():
+    import duckdb
+
+    from nlq.engine import run_query
+    from nlq.results import TimeRange
+
+    con = duckdb.connect()
+    con.execute(
+        "CREATE TABLE dd_logs(ts BIGINT, service VARCHAR, host VARCHAR, status VARCHAR, source VARCHAR, "
+        "message VARCHAR, tags VARCHAR[], attributes JSON)"
+    )
+    con.execute(
+        "INSERT INTO dd_logs VALUES (1000, 'web', 'h1', 'error', 'go', 'boom', ['env:prod'], '{}')"
+    )
+    con.execute(
+        "INSERT INTO dd_logs VALUES (2000, 'web', 'h1', 'info', 'go', 'fine', ['env:prod'], '{}')"
+    )
+    result = run_query("datadog-logs", "status:error", con, TimeRange.range(0, 5000, 1000))
+    assert result.type == "streams"
+    assert [(s.labels["service"], s.lines) for s in result.series] == [
+        ("web", [(1_000_000_000, "boom")])
+    ]

@@ -34,15 +34,15 @@ def row_event(ts, service, host, status, source, message, tags, attributes) -> d
 
 def search_logs(
     con: duckdb.DuckDBPyConnection,
-    query: str,
+    query,
     start_ms: int | None = None,
     end_ms: int | None = None,
 ) -> list[dict]:
-    """The events of `dd_logs` in [start_ms, end_ms) that match `query`, oldest first.
+    """The events of `dd_logs` in [start_ms, end_ms) that match `query` (text or AST), oldest first.
 
     The result is a bag: two identical events both come back.
     """
-    node = compile_search(query)
+    node = compile_search(query) if isinstance(query, str) else query
     sql = "SELECT ts, service, host, status, source, message, tags, attributes FROM dd_logs"
     where, params = [], []
     if start_ms is not None:
