@@ -59,7 +59,8 @@ class LogStore:
         meta = metadata or {}
         self._pending.append((self._ids[key], ts_ns, line, list(meta), list(meta.values())))
 
-    def _flush(self) -> None:
+    def flush(self) -> None:
+        """Write the lines added so far (add() batches them)."""
         if self._pending:
             self.db.executemany("INSERT INTO log_lines VALUES (?, ?, ?, MAP(?, ?))", self._pending)
             self._pending.clear()
@@ -68,7 +69,7 @@ class LogStore:
         self, selector: ast.Selector, line_filters: list[ast.LineFilter], start_ns: int, end_ns: int
     ) -> list[Entry]:
         """Lines of matching streams with start < ts <= end that pass the given line filters."""
-        self._flush()
+        self.flush()
         where = ["l.ts > ?", "l.ts <= ?"]
         params: list = [start_ns, end_ns]
         for m in selector.matchers:
