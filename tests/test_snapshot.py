@@ -231,3 +231,24 @@ def test_catalog_lists_histogram_families():
     assert bucket.type == "histogram" and bucket.family == "http_request_duration_seconds"
     assert "+Inf" in bucket.labels["le"]
     assert promql.metrics["http_requests_total"].type == "counter"
+
+
+def test_samples_lie_off_whole_seconds(con):
+    """Queries evaluated on whole seconds never meet a sample on a window's edge, where
+    Prometheus 2.x and 3.x disagree (docs/prometheus-versions.md, rows 1 and 2)."""
+    assert con.execute("SELECT count(*) FROM prom_samples WHERE ts % 1000 = 0").fetchone()[0] == 0
+
+
+def test_cli_list_and_catalog_check():
+    from click.testing import CliRunner
+
+    from nlq.cli import main
+
+    runner = CliRunner()
+    listed = runner.invoke(main, ["snapshot", "list", "--json"])
+    assert listed.exit_code == 0, listed.output
+    assert [row["name"] for row in json.loads(listed.output)] == NAMES
+    checked = runner.invoke(main, ["snapshot", "catalog", "--check"])
+    assert checked.exit_code == 0, checked.output
+    unknown = runner.invoke(main, ["snapshot", "build", "nope"])
+    assert unknown.exit_code == 2 and "unknown snapshot" in unknown.output

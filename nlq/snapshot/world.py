@@ -184,8 +184,13 @@ class World:
         return out
 
     def scrape_offset_ms(self, job: str, instance: str) -> int:
-        """Each target is scraped at its own fixed offset inside the interval, as Prometheus does."""
-        return 1 + stable_hash("offset", job, instance) % (self.step_ms - 1)
+        """Each target is scraped at its own fixed offset inside the interval, as Prometheus does.
+
+        Never on a whole second: queries evaluated on whole seconds then never find a
+        sample on a window's edge, where Prometheus 2.x and 3.x disagree.
+        """
+        offset = 1 + stable_hash("offset", job, instance) % (self.step_ms - 1)
+        return offset + 1 if offset % 1000 == 0 else offset
 
 
 @cache
