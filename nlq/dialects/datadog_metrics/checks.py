@@ -114,6 +114,15 @@ KEYWORD_FUNCTIONS = ("anomalies", "outliers", "forecast")
 TIME_AGGREGATIONS = ("avg", "sum", "min", "max", "change", "pct_change")
 
 
+class _At:
+    """A stand-in node for the first `length` characters of `node`: the caret
+    then points at a name (an aggregator, a function) rather than the whole query."""
+
+    def __init__(self, node, length: int):
+        span = getattr(node, "span", None)
+        self.span = (span[0], span[0] + length) if span else None
+
+
 def check(node, text: str, catalog: Catalog | None = None) -> list[QueryError]:
     problems: list[QueryError] = []
     _Checker(text, catalog, problems).visit(node)
@@ -158,7 +167,7 @@ class _Checker:
         if arity is None:
             self.error(
                 f"unknown function {node.name}()",
-                node,
+                _At(node, len(node.name)),
                 did_you_mean(node.name, FUNCTIONS)
                 or "see https://docs.datadoghq.com/dashboards/functions/",
             )
@@ -203,14 +212,14 @@ class _Checker:
                     self.error(
                         f"percentile aggregator {agg} needs a distribution metric; "
                         f"{node.metric} is a {metric.type}",
-                        node,
+                        _At(node, len(agg)),
                         "use avg, sum, min or max",
                         kind="type",
                     )
             elif agg not in SPACE_AGGREGATORS + EXTRA_AGGREGATORS:
                 self.error(
                     f"unknown space aggregator {agg!r}",
-                    node,
+                    _At(node, len(agg)),
                     did_you_mean(agg, SPACE_AGGREGATORS)
                     or "use avg, sum, min, max, count or p50..p99",
                 )
@@ -267,9 +276,10 @@ class _Checker:
         if mod.name in ("as_count", "as_rate") and metric is not None:
             if metric.type in ("gauge", "distribution"):
                 self.error(
-                    f".{mod.name}() applies to count and rate metrics; {query.metric} is a {metric.type}",
+                    f".{mod.name}() has no effect on {metric.type} metrics such as {query.metric}; "
+                    "it applies to count and rate metrics",
                     mod,
-                    "remove it: gauges are already reported as values",
+                    "remove it, or use .rollup(sum) to add up the values in each interval",
                     kind="type",
                 )
 
