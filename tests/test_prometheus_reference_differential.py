@@ -25,6 +25,13 @@ needs_prometheus = pytest.mark.skipif(
     not ref.binaries_available(), reason="prometheus/promtool not installed (scripts/setup: apt-get install -y prometheus)")
 
 
+@pytest.fixture(scope="module", autouse=True)
+def stop_reference_servers():
+    yield
+    for name in snapshot_names():
+        ref.stop(name)
+
+
 @pytest.fixture(scope="module")
 def queries():
     return generate_queries(load_catalog(CATALOG), N_QUERIES)

@@ -69,15 +69,22 @@ def _reference(name: str, query: str, tr: TimeRange) -> Result:
     return ref.query_range(name, query, tr.start_ms / 1000, tr.end_ms / 1000, tr.step_ms / 1000)
 
 
-def run_differential(names: list[str], queries: list[str], instants_per_variant: int | None = None) -> list[Outcome]:
-    """Evaluate every query with both engines on every variant; one Outcome per query."""
+def run_differential(names: list[str], queries: list[str], instants_per_variant: int = 2,
+                     range_variants: int = 1) -> list[Outcome]:
+    """Evaluate every query with both engines; one Outcome per query.
+
+    On every variant: instant queries at the window's end and inside the error spike
+    (`instants_per_variant` of the times `evaluation_times` offers, end first); on the
+    first `range_variants` variants also the 30-minute range query.
+    """
     from nlq.engine import run_query
 
     outcomes = [Outcome(q) for q in queries]
-    for name in names:
+    for index, name in enumerate(names):
         con = engine_connection(name)
         instants, span = evaluation_times(con)
-        ranges = [TimeRange.instant(t) for t in instants[:instants_per_variant]] + [span]
+        chosen = [instants[-1]] + [t for t in instants[:-1]][: max(instants_per_variant - 1, 0)]
+        ranges = [TimeRange.instant(t) for t in chosen] + ([span] if index < range_variants else [])
         for outcome in outcomes:
             for tr in ranges:
                 where = f"{name} @ {tr.start_ms}" + ("" if tr.is_instant else f"..{tr.end_ms}/{tr.step_ms}")
