@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -104,7 +106,7 @@ def _unambiguous(stages: list) -> bool:
     `unpack` (Loki's lexer makes parser names keywords; nlq's grammar prefers the filter).
     Such pipelines are left out until the grammar reserves those words."""
     bare = (ast.UnpackParser, ast.Decolorize)
-    for before, after in zip(stages, stages[1:]):
+    for before, after in pairwise(stages):
         ends_bare = isinstance(before, bare) or (
             isinstance(before, (ast.JsonParser, ast.LogfmtParser)) and not before.extractions
         )
