@@ -1,0 +1,747 @@
+"""PromQL functions (float samples), following prometheus/promql/functions.go."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from nlq.engine.promql.evaluator import (
+    NAME,
+    Matrix,
+    MSeries,
+    PromQLError,
+    Scalar,
+    String,
+    Vector,
+    VSeries,
+    date_parts,
+    days_in_month,
+    expand_template,
+    go_regex,
+    kahan_sum,
+    kind,
+    unwrap,
+)
+
+LABEL_NAME = __import__("re").compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+
+
+# --------------------------------------------------------------------------- element-wise
+def _elementwise(fn):
+    def apply(ev, node, times):
+        vec = ev.vector_arg(node.args[0], times)
+        out = []
+        with np.errstate(all="ignore"):
+            for s in vec.series:
+                out.append(VSeries(s.labels, fn(s.values), s.present, True))
+        return Vector(out)
+
+    return apply
+
+
+def _sgn(v):
+    return np.where(np.isnan(v), np.nan, np.sign(v))
+
+
+def _deg(v):
+    return v * 180 / math.pi
+
+
+def _rad(v):
+    return v * math.pi / 180
+
+
+ELEMENTWISE = {
+    "abs": np.abs, "ceil": np.ceil, "floor": np.floor, "exp": np.exp, "sqrt": np.sqrt,
+    "ln": np.log, "log2": np.log2, "log10": np.log10, "sgn": _sgn,
+    "sin": np.sin, "cos": np.cos, "tan": np.tan, "asin": np.arcsin, "acos": np.arccos,
+    "atan": np.arctan, "sinh": np.sinh, "cosh": np.cosh, "tanh": np.tanh,
+    "asinh": np.arcsinh, "acosh": np.arccosh, "atanh": np.arctanh,
+    "deg": _deg, "rad": _rad,
+}
+
+
+def fn_round(ev, node, times):
+    vec = ev.vector_arg(node.args[0], times)
+    nearest = ev.scalar_arg(node.args[1], times) if len(node.args) > 1 else np.ones(len(times))
+    out = []
+    with np.errstate(all="ignore"):
+        inv = 1.0 / nearest
+        for s in vec.series:
+            out.append(VSeries(s.labels, np.floor(s.values * inv + 0.5) / inv, s.present, True))
+    return Vector(out)
+
+
+def fn_clamp(ev, node, times):
+    vec = ev.vector_arg(node.args[0], times)
+    lo = ev.scalar_arg(node.args[1], times)
+    hi = ev.scalar_arg(node.args[2], times)
+    ok = ~(hi < lo)
+    out = []
+    for s in vec.series:
+        v = _go_max(lo, _go_min(hi, s.values))
+        out.append(VSeries(s.labels, v, s.present & ok, True))
+    return Vector(out)
+
+
+def _go_max(a, b):
+    return np.where(np.isnan(a) | np.isnan(b), np.nan, np.maximum(a, b))
+
+
+def _go_min(a, b):
+    return np.where(np.isnan(a) | np.isnan(b), np.nan, np.minimum(a, b))
+
+
+def fn_clamp_min(ev, node, times):
+    vec = ev.vector_arg(node.args[0], times)
+    lo = ev.scalar_arg(node.args[1], times)
+    return Vector([VSeries(s.labels, _go_max(lo, s.values), s.present, True) for s in vec.series])
+
+
+def fn_clamp_max(ev, node, times):
+    vec = ev.vector_arg(node.args[0], times)
+    hi = ev.scalar_arg(node.args[1], times)
+    return Vector([VSeries(s.labels, _go_min(hi, s.values), s.present, True) for s in vec.series])
+
+
+def fn_timestamp(ev, node, times):
+    vec = ev.vector_arg(node.args[0], times)
+    arg = unwrap(node.args[0])
+    out = []
+    for s in vec.series:
+        ts = s.ts if (s.ts is not None and kind(arg) == "VectorSelector") else times
+        out.append(VSeries(s.labels, ts / 1000.0, s.present, True))
+    return Vector(out)
+
+
+# --------------------------------------------------------------------------- scalars, time
+def fn_time(ev, node, times):
+    return Scalar(times / 1000.0)
+
+
+def fn_pi(ev, node, times):
+    return Scalar(np.full(len(times), math.pi))
+
+
+def fn_start(ev, node, times):
+    return Scalar(np.full(len(times), ev.ctx.start_ms / 1000.0))
+
+
+def fn_end(ev, node, times):
+    return Scalar(np.full(len(times), ev.ctx.end_ms / 1000.0))
+
+
+def fn_range(ev, node, times):
+    return Scalar(np.full(len(times), (ev.ctx.end_ms - ev.ctx.start_ms) / 1000.0))
+
+
+def fn_step(ev, node, times):
+    return Scalar(np.full(len(times), ev.ctx.step_ms / 1000.0))
+
+
+def fn_vector(ev, node, times):
+    values = ev.scalar_arg(node.args[0], times)
+    return Vector([VSeries({}, values, np.ones(len(times), dtype=bool))])
+
+
+def fn_scalar(ev, node, times):
+    vec = ev.vector_arg(node.args[0], times)
+    count = np.zeros(len(times), dtype=int)
+    value = np.full(len(times), np.nan)
+    for s in vec.series:
+        count += s.present
+        value = np.where(s.present, s.values, value)
+    return Scalar(np.where(count == 1, value, np.nan))
+
+
+def _date_fn(part):
+    def apply(ev, node, times):
+        if node.args:
+            vec = ev.vector_arg(node.args[0], times)
+            series = vec.series
+        else:
+            series = [VSeries({}, times / 1000.0, np.ones(len(times), dtype=bool))]
+        out = []
+        for s in series:
+            vals = np.full(len(times), np.nan)
+            for i in np.nonzero(s.present)[0]:
+                d = date_parts(float(s.values[i]))
+                vals[i] = np.nan if d is None else part(d)
+            out.append(VSeries(s.labels, vals, s.present, True))
+        return Vector(out)
+
+    return apply
+
+
+DATE_FUNCS = {
+    "year": lambda d: d.year,
+    "month": lambda d: d.month,
+    "day_of_month": lambda d: d.day,
+    "day_of_week": lambda d: (d.weekday() + 1) % 7,
+    "day_of_year": lambda d: d.timetuple().tm_yday,
+    "days_in_month": days_in_month,
+    "hour": lambda d: d.hour,
+    "minute": lambda d: d.minute,
+}
+
+
+# --------------------------------------------------------------------------- labels
+def fn_label_replace(ev, node, times):
+    vec = ev.vector_arg(node.args[0], times)
+    dst, repl, src, regex = (_string(ev, a, times) for a in node.args[1:5])
+    pattern = go_regex(regex)
+    if not LABEL_NAME.match(dst) and not dst:
+        raise PromQLError(f"invalid destination label name in label_replace(): {dst}")
+    out = []
+    for s in vec.series:
+        m = pattern.match(s.labels.get(src, ""))
+        if m is None:
+            out.append(s)
+            continue
+        value = expand_template(repl, m)
+        labels = dict(s.labels)
+        if value:
+            labels[dst] = value
+        else:
+            labels.pop(dst, None)
+        drop = s.drop_name and dst != NAME
+        out.append(VSeries(labels, s.values, s.present, drop))
+    return Vector(out)
+
+
+def fn_label_join(ev, node, times):
+    vec = ev.vector_arg(node.args[0], times)
+    dst = _string(ev, node.args[1], times)
+    sep = _string(ev, node.args[2], times)
+    srcs = [_string(ev, a, times) for a in node.args[3:]]
+    if not dst:
+        raise PromQLError(f"invalid destination label name in label_join(): {dst}")
+    for src in srcs:
+        if not src:
+            raise PromQLError(f"invalid source label name in label_join(): {src}")
+    out = []
+    for s in vec.series:
+        value = sep.join(s.labels.get(src, "") for src in srcs)
+        labels = dict(s.labels)
+        if value:
+            labels[dst] = value
+        else:
+            labels.pop(dst, None)
+        out.append(VSeries(labels, s.values, s.present, s.drop_name and dst != NAME))
+    return Vector(out)
+
+
+def _string(ev, node, times) -> str:
+    value = ev.eval(node, times)
+    if not isinstance(value, String):
+        raise PromQLError("expected a string argument")
+    return value.value
+
+
+# --------------------------------------------------------------------------- sorting
+def _sort_fn(descending: bool):
+    def apply(ev, node, times):
+        vec = ev.vector_arg(node.args[0], times)
+        if len(times) != 1:
+            return vec
+
+        def key(s):
+            v = float(s.values[0])
+            if math.isnan(v):
+                return (1, 0.0)
+            return (0, -v if descending else v)
+
+        present = [s for s in vec.series if s.present[0]]
+        return Vector(sorted(present, key=key))
+
+    return apply
+
+
+def _sort_by_label(descending: bool):
+    def apply(ev, node, times):
+        vec = ev.vector_arg(node.args[0], times)
+        names = [_string(ev, a, times) for a in node.args[1:]]
+        if len(times) != 1:
+            return vec
+        present = [s for s in vec.series if s.present[0]]
+
+        def key(s):
+            return [natural_key(s.labels.get(n, "")) for n in names] + [natural_key(str(sorted(s.labels.items())))]
+
+        return Vector(sorted(present, key=key, reverse=descending))
+
+    return apply
+
+
+def natural_key(text: str):
+    import re
+
+    return [(0, int(p), "") if p.isdigit() else (1, 0, p) for p in re.split(r"(\d+)", text) if p != ""]
+
+
+# --------------------------------------------------------------------------- absent
+def _absent_labels(node) -> dict[str, str]:
+    node = unwrap(node)
+    if kind(node) == "MatrixSelector":
+        node = node.vector
+    if kind(node) != "VectorSelector":
+        return {}
+    labels: dict[str, str] = {}
+    dup = set()
+    for m in node.matchers:
+        if m.name == NAME:
+            continue
+        if m.op == "=":
+            if m.name in labels:
+                dup.add(m.name)
+            labels[m.name] = m.value
+    for d in dup:
+        labels.pop(d, None)
+    return labels
+
+
+def fn_absent(ev, node, times):
+    vec = ev.vector_arg(node.args[0], times)
+    any_present = np.zeros(len(times), dtype=bool)
+    for s in vec.series:
+        any_present |= s.present
+    labels = _absent_labels(node.args[0])
+    return Vector([VSeries(labels, np.ones(len(times)), ~any_present)])
+
+
+# --------------------------------------------------------------------------- range vectors
+def _windows(m: Matrix, s: MSeries):
+    lo = np.searchsorted(s.ts, m.ends - m.range_ms, side="right")
+    hi = np.searchsorted(s.ts, m.ends, side="right")
+    return lo, hi
+
+
+def _over_time(fn, min_samples=1, keep_name=False, pass_index=False):
+    """A range function computed window by window: fn(ts, values[, step index]) -> float | None."""
+
+    def apply(ev, node, times, m: Matrix | None = None, extra=None):
+        m = m if m is not None else ev.matrix_arg(node.args[-1] if extra else node.args[0], times)
+        out = []
+        with np.errstate(all="ignore"):
+            for s in m.series:
+                lo, hi = _windows(m, s)
+                vals = np.full(len(times), np.nan)
+                present = np.zeros(len(times), dtype=bool)
+                for i in np.nonzero(hi - lo >= min_samples)[0]:
+                    a, b = lo[i], hi[i]
+                    r = fn(s.ts[a:b], s.values[a:b], i) if pass_index else fn(s.ts[a:b], s.values[a:b])
+                    if r is None:
+                        continue
+                    vals[i] = r
+                    present[i] = True
+                if present.any():
+                    out.append(VSeries(s.labels, vals, present, s.drop_name or not keep_name))
+        return Vector(out)
+
+    return apply
+
+
+def _extrapolated(is_counter: bool, is_rate: bool):
+    def apply(ev, node, times):
+        m = ev.matrix_arg(node.args[0], times)
+
+        def compute(ts, vals, i):
+            if len(ts) < 2:
+                return None
+            range_start = m.ends[i] - m.range_ms
+            range_end = m.ends[i]
+            result = vals[-1] - vals[0]
+            if is_counter:
+                prev = vals[:-1]
+                cur = vals[1:]
+                result += float(np.sum(np.where(cur < prev, prev, 0.0)))
+            first_t, last_t = int(ts[0]), int(ts[-1])
+            duration_to_start = (first_t - range_start) / 1000
+            duration_to_end = (range_end - last_t) / 1000
+            sampled = (last_t - first_t) / 1000
+            average = sampled / (len(ts) - 1)
+            threshold = average * 1.1
+            if duration_to_start >= threshold:
+                duration_to_start = average / 2
+            if is_counter:
+                duration_to_zero = duration_to_start
+                if result > 0 and vals[0] >= 0:
+                    duration_to_zero = sampled * (vals[0] / result)
+                if duration_to_zero < duration_to_start:
+                    duration_to_start = duration_to_zero
+            if duration_to_end >= threshold:
+                duration_to_end = average / 2
+            factor = 1.0
+            if sampled != 0:
+                factor = (sampled + duration_to_start + duration_to_end) / sampled
+            if is_rate:
+                factor /= m.range_ms / 1000
+            return result * factor
+
+        return _over_time(compute, 2, pass_index=True)(ev, node, times, m)
+
+    return apply
+
+
+def _instant_value(is_rate: bool):
+    def compute(ts, vals):
+        if len(ts) < 2:
+            return None
+        last, prev = vals[-1], vals[-2]
+        if is_rate and last < prev:
+            result = last
+        else:
+            result = last - prev
+        if is_rate:
+            dt = (ts[-1] - ts[-2]) / 1000
+            if dt == 0:
+                return None
+            result = result / dt
+        return result
+
+    return _over_time(compute, 2)
+
+
+def _changes(ts, vals):
+    prev, cur = vals[:-1], vals[1:]
+    changed = (cur != prev) & ~(np.isnan(cur) & np.isnan(prev))
+    return float(np.sum(changed))
+
+
+def _resets(ts, vals):
+    return float(np.sum(vals[1:] < vals[:-1]))
+
+
+def _sum(ts, vals):
+    return kahan_sum(vals)
+
+
+def _avg(ts, vals):
+    n = len(vals)
+    s = kahan_sum(vals)
+    if math.isinf(s) and np.all(np.isfinite(vals)):
+        return kahan_sum(v / n for v in vals)
+    return s / n
+
+
+def _min(ts, vals):
+    real = vals[~np.isnan(vals)]
+    return float(real.min()) if len(real) else math.nan
+
+
+def _max(ts, vals):
+    real = vals[~np.isnan(vals)]
+    return float(real.max()) if len(real) else math.nan
+
+
+def _variance(vals) -> float:
+    count = 0.0
+    mean = c_mean = 0.0
+    aux = c_aux = 0.0
+    for f in vals:
+        count += 1
+        delta = f - (mean + c_mean)
+        mean, c_mean = _inc(delta / count, mean, c_mean)
+        aux, c_aux = _inc(delta * (f - (mean + c_mean)), aux, c_aux)
+    return (aux + c_aux) / count
+
+
+def _inc(inc, s, c):
+    t = s + inc
+    if math.isinf(t):
+        c = 0.0
+    elif abs(s) >= abs(inc):
+        c += (s - t) + inc
+    else:
+        c += (inc - t) + s
+    return t, c
+
+
+def quantile(q: float, values) -> float:
+    values = sorted(float(v) for v in values)
+    if not values or math.isnan(q):
+        return math.nan
+    if q < 0:
+        return -math.inf
+    if q > 1:
+        return math.inf
+    n = len(values)
+    rank = q * (n - 1)
+    lower = max(0, math.floor(rank))
+    upper = min(n - 1, lower + 1)
+    weight = rank - math.floor(rank)
+    return values[int(lower)] * (1 - weight) + values[int(upper)] * weight
+
+
+def _go_sort_key(v: float):
+    return (0, v) if not math.isnan(v) else (-1, 0.0)
+
+
+def linear_regression(ts, vals, intercept_t):
+    init = vals[0]
+    const = bool(np.all(vals == init))
+    if const:
+        if math.isinf(init):
+            return math.nan, math.nan
+        return 0.0, float(init)
+    n = float(len(vals))
+    x = (ts - intercept_t) / 1e3
+    sum_x = kahan_sum(x)
+    sum_y = kahan_sum(vals)
+    sum_xy = kahan_sum(x * vals)
+    sum_x2 = kahan_sum(x * x)
+    cov = sum_xy - sum_x * sum_y / n
+    var = sum_x2 - sum_x * sum_x / n
+    slope = cov / var if var != 0 else (math.nan if cov == 0 else math.copysign(math.inf, cov))
+    intercept = sum_y / n - slope * sum_x / n
+    return slope, intercept
+
+
+def fn_deriv(ev, node, times):
+    return _over_time(lambda ts, v: linear_regression(ts, v, ts[0])[0], 2)(ev, node, times)
+
+
+def fn_predict_linear(ev, node, times):
+    m = ev.matrix_arg(node.args[0], times)
+    dur = ev.scalar_arg(node.args[1], times)
+
+    def compute(ts, vals, i):
+        slope, intercept = linear_regression(ts, vals, times[i])
+        return slope * dur[i] + intercept
+
+    return _over_time(compute, 2, pass_index=True)(ev, node, times, m)
+
+
+def fn_quantile_over_time(ev, node, times):
+    q = ev.scalar_arg(node.args[0], times)
+    m = ev.matrix_arg(node.args[1], times)
+    return _over_time(lambda ts, v, i: quantile(q[i], v), 1, pass_index=True)(ev, node, times, m)
+
+
+def fn_double_exponential_smoothing(ev, node, times):
+    m = ev.matrix_arg(node.args[0], times)
+    sf_all = ev.scalar_arg(node.args[1], times)
+    tf_all = ev.scalar_arg(node.args[2], times)
+
+    def compute(ts, vals, i):
+        sf, tf = sf_all[i], tf_all[i]
+        if sf <= 0 or sf >= 1:
+            raise PromQLError(f"invalid smoothing factor. Expected: 0 < sf < 1, got: {sf:f}")
+        if tf <= 0 or tf >= 1:
+            raise PromQLError(f"invalid trend factor. Expected: 0 < tf < 1, got: {tf:f}")
+        s0 = 0.0
+        s1 = vals[0]
+        b = vals[1] - vals[0]
+        for j in range(1, len(vals)):
+            x = sf * vals[j]
+            if j - 1 != 0:
+                b = tf * (s1 - s0) + (1 - tf) * b
+            y = (1 - sf) * (s1 + b)
+            s0, s1 = s1, x + y
+        return s1
+
+    return _over_time(compute, 2, pass_index=True)(ev, node, times, m)
+
+
+def fn_absent_over_time(ev, node, times):
+    m = ev.matrix_arg(node.args[0], times)
+    any_present = np.zeros(len(times), dtype=bool)
+    for s in m.series:
+        lo, hi = _windows(m, s)
+        any_present |= hi > lo
+    labels = _absent_labels(node.args[0]) if kind(unwrap(node.args[0])) == "MatrixSelector" else {}
+    return Vector([VSeries(labels, np.ones(len(times)), ~any_present)])
+
+
+def _mad(ts, vals):
+    med = quantile(0.5, vals)
+    return quantile(0.5, np.abs(vals - med))
+
+
+def _ts_of(pick):
+    def compute(ts, vals):
+        if pick == "last":
+            return ts[-1] / 1000
+        if pick == "first":
+            return ts[0] / 1000
+        best = None
+        for t, v in zip(ts, vals, strict=True):
+            if math.isnan(v):
+                continue
+            if best is None or (v >= best[1] if pick == "max" else v <= best[1]):
+                best = (t, v)
+        if best is None:
+            return ts[-1] / 1000
+        return best[0] / 1000
+
+    return compute
+
+
+# --------------------------------------------------------------------------- histograms
+def fn_histogram_quantile(ev, node, times):
+    q = ev.scalar_arg(node.args[0], times)
+    vec = ev.vector_arg(node.args[1], times)
+    groups: dict[tuple, tuple[dict, list]] = {}
+    for s in vec.series:
+        le = s.labels.get("le")
+        try:
+            bound = _parse_le(le)
+        except ValueError:
+            ev.ctx.warnings.append(f"bucket label \"le\" is missing or has a malformed value of {le!r}")
+            continue
+        labels = {k: v for k, v in s.labels.items() if k != "le"}
+        key = tuple(sorted(labels.items()))
+        groups.setdefault(key, (labels, []))[1].append((bound, s))
+    out = []
+    for labels, members in groups.values():
+        vals = np.full(len(times), np.nan)
+        present = np.zeros(len(times), dtype=bool)
+        for i in range(len(times)):
+            buckets = [(b, float(s.values[i])) for b, s in members if s.present[i]]
+            if not buckets:
+                continue
+            vals[i] = bucket_quantile(float(q[i]), buckets)
+            present[i] = True
+        if present.any():
+            out.append(VSeries(labels, vals, present, True))
+    return Vector(out)
+
+
+def _parse_le(text) -> float:
+    if text is None:
+        raise ValueError("no le")
+    return _go_parse_float(text)
+
+
+def _go_parse_float(text: str) -> float:
+    t = text.strip()
+    low = t.lower().lstrip("+")
+    if low in ("inf", "infinity"):
+        return math.inf if not t.startswith("-") else -math.inf
+    if t.lower() in ("-inf", "-infinity"):
+        return -math.inf
+    if low == "nan":
+        return math.nan
+    return float(t)
+
+
+def bucket_quantile(q: float, buckets: list[tuple[float, float]]) -> float:
+    if math.isnan(q):
+        return math.nan
+    if q < 0:
+        return -math.inf
+    if q > 1:
+        return math.inf
+    buckets = sorted(buckets, key=lambda b: b[0])
+    if not math.isinf(buckets[-1][0]) or buckets[-1][0] < 0:
+        return math.nan
+    # coalesce equal bounds
+    merged: list[list[float]] = []
+    for bound, count in buckets:
+        if merged and merged[-1][0] == bound:
+            merged[-1][1] += count
+        else:
+            merged.append([bound, count])
+    # ensure monotonic, ignore tiny deltas
+    from nlq.results import almost_equal
+
+    prev = merged[0][1]
+    for b in merged[1:]:
+        cur = b[1]
+        if cur == prev:
+            continue
+        if almost_equal(prev, cur, 1e-12):
+            b[1] = prev
+            continue
+        if cur < prev:
+            b[1] = prev
+            continue
+        prev = cur
+    if len(merged) < 2:
+        return math.nan
+    observations = merged[-1][1]
+    if observations == 0:
+        return math.nan
+    rank = q * observations
+    n = len(merged) - 1
+    b = n
+    for i in range(n):
+        if merged[i][1] >= rank:
+            b = i
+            break
+    if b == n:
+        return merged[-2][0]
+    if b == 0 and merged[0][0] <= 0:
+        return merged[0][0]
+    start = 0.0
+    end = merged[b][0]
+    count = merged[b][1]
+    if b > 0:
+        start = merged[b - 1][0]
+        count -= merged[b - 1][1]
+        rank -= merged[b - 1][1]
+    return start + (end - start) * (rank / count)
+
+
+# --------------------------------------------------------------------------- dispatch
+RANGE_FUNCS = {
+    "rate": _extrapolated(True, True),
+    "increase": _extrapolated(True, False),
+    "delta": _extrapolated(False, False),
+    "irate": _instant_value(True),
+    "idelta": _instant_value(False),
+    "changes": _over_time(_changes),
+    "resets": _over_time(_resets),
+    "sum_over_time": _over_time(_sum),
+    "avg_over_time": _over_time(_avg),
+    "min_over_time": _over_time(_min),
+    "max_over_time": _over_time(_max),
+    "count_over_time": _over_time(lambda ts, v: float(len(v))),
+    "last_over_time": _over_time(lambda ts, v: float(v[-1]), keep_name=True),
+    "first_over_time": _over_time(lambda ts, v: float(v[0]), keep_name=True),
+    "present_over_time": _over_time(lambda ts, v: 1.0),
+    "stddev_over_time": _over_time(lambda ts, v: math.sqrt(_variance(v)) if _variance(v) >= 0 else math.nan),
+    "stdvar_over_time": _over_time(lambda ts, v: _variance(v)),
+    "mad_over_time": _over_time(_mad),
+    "ts_of_last_over_time": _over_time(_ts_of("last")),
+    "ts_of_first_over_time": _over_time(_ts_of("first")),
+    "ts_of_max_over_time": _over_time(_ts_of("max")),
+    "ts_of_min_over_time": _over_time(_ts_of("min")),
+    "deriv": fn_deriv,
+    "predict_linear": fn_predict_linear,
+    "quantile_over_time": fn_quantile_over_time,
+    "double_exponential_smoothing": fn_double_exponential_smoothing,
+    "holt_winters": fn_double_exponential_smoothing,
+    "absent_over_time": fn_absent_over_time,
+}
+
+FUNCS = {
+    "round": fn_round, "clamp": fn_clamp, "clamp_min": fn_clamp_min, "clamp_max": fn_clamp_max,
+    "timestamp": fn_timestamp, "time": fn_time, "pi": fn_pi, "vector": fn_vector, "scalar": fn_scalar,
+    "label_replace": fn_label_replace, "label_join": fn_label_join,
+    "sort": _sort_fn(False), "sort_desc": _sort_fn(True),
+    "sort_by_label": _sort_by_label(False), "sort_by_label_desc": _sort_by_label(True),
+    "absent": fn_absent, "histogram_quantile": fn_histogram_quantile,
+    "start": fn_start, "end": fn_end, "range": fn_range, "step": fn_step,
+}
+FUNCS.update({name: _elementwise(fn) for name, fn in ELEMENTWISE.items()})
+FUNCS.update({name: _date_fn(part) for name, part in DATE_FUNCS.items()})
+FUNCS.update(RANGE_FUNCS)
+
+NATIVE_HISTOGRAM_FUNCS = {"histogram_count", "histogram_sum", "histogram_avg", "histogram_fraction",
+                          "histogram_stddev", "histogram_stdvar"}
+
+
+def call(ev, node, times):
+    fn = FUNCS.get(node.func)
+    if fn is None:
+        if node.func in NATIVE_HISTOGRAM_FUNCS:
+            # float samples carry no native histograms: these return nothing
+            ev.vector_arg(node.args[-1], times)
+            return Vector([])
+        raise PromQLError(f"function {node.func}() is not supported by this engine")
+    return fn(ev, node, times)
+
+
+__all__ = ["FUNCS", "bucket_quantile", "call", "quantile"]
