@@ -7,6 +7,8 @@ from collections.abc import Iterable
 
 from lark import Token, Tree
 
+from nlq.errors import QueryError
+
 Span = tuple[int, int] | None
 
 
@@ -35,3 +37,18 @@ def format_number(value: float) -> str:
     if value == int(value) and abs(value) < 1e15:
         return str(int(value))
     return repr(value)
+
+
+def semantic_error(
+    message: str, text: str, node, hint: str | None = None, kind: str = "semantic"
+) -> QueryError:
+    """A `QueryError` whose caret covers `node.span` (the whole query when it has none)."""
+    span = getattr(node, "span", None)
+    return QueryError(
+        message,
+        query=text,
+        position=span[0] if span else None,
+        end=span[1] if span else None,
+        hint=hint,
+        kind=kind,
+    )

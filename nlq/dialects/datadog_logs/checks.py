@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from nlq.catalog import Catalog
-from nlq.dialects.datadog_common import did_you_mean
+from nlq.dialects.datadog_common import did_you_mean, semantic_error
 from nlq.dialects.datadog_logs import ast
 from nlq.errors import QueryError
 
@@ -25,20 +25,6 @@ def check(node, text: str, catalog: Catalog | None = None) -> list[QueryError]:
     problems: list[QueryError] = []
     _walk(node, text, catalog, problems)
     return problems
-
-
-def _error(
-    message: str, text: str, node, hint: str | None = None, kind: str = "semantic"
-) -> QueryError:
-    span = getattr(node, "span", None)
-    return QueryError(
-        message,
-        query=text,
-        position=span[0] if span else None,
-        end=span[1] if span else None,
-        hint=hint,
-        kind=kind,
-    )
 
 
 def _walk(node, text, catalog, problems) -> None:
@@ -76,7 +62,7 @@ def _check_range(node: ast.Range, text: str, problems: list[QueryError]) -> None
     low_n, high_n = _number(low), _number(high)
     if (low_n is None) != (high_n is None):
         problems.append(
-            _error(
+            semantic_error(
                 f"range [{node.low} TO {node.high}] mixes a number and a word",
                 text,
                 node,
@@ -87,7 +73,7 @@ def _check_range(node: ast.Range, text: str, problems: list[QueryError]) -> None
     empty = (low_n > high_n) if low_n is not None else (low > high)
     if empty:
         problems.append(
-            _error(
+            semantic_error(
                 f"range [{node.low} TO {node.high}] is empty: its low bound is above its high bound",
                 text,
                 node,
@@ -103,7 +89,7 @@ def _check_cidr(block: str, node, text: str, problems: list[QueryError]) -> None
         ipaddress.ip_network(block, strict=False)
     except ValueError:
         problems.append(
-            _error(f"{block!r} is not a CIDR block", text, node, hint="e.g. 10.0.0.0/8")
+            semantic_error(f"{block!r} is not a CIDR block", text, node, hint="e.g. 10.0.0.0/8")
         )
 
 
@@ -115,7 +101,7 @@ def _check_field(field: ast.Field, node, text, catalog: Catalog | None, problems
         if not known or field.path in known or "*" in field.path:
             return
         problems.append(
-            _error(
+            semantic_error(
                 f"unknown attribute @{field.path}",
                 text,
                 node,
@@ -131,7 +117,7 @@ def _check_field(field: ast.Field, node, text, catalog: Catalog | None, problems
     if field.path in catalog.log_fields:
         hint = f"{field.path!r} is an attribute: search it as @{field.path}"
     problems.append(
-        _error(
+        semantic_error(
             f"unknown tag {field.path!r}",
             text,
             node,

@@ -52,16 +52,13 @@ def format_value(value) -> str:
 
 
 def _child(node, level: int) -> str:
+    # Same-level lists were flattened by the parser, so a compound child needs
+    # parentheses exactly when it binds no tighter than its parent (level 3:
+    # under NOT, - or +).
     text = format_query(node)
-    return f"({text})" if _PRECEDENCE.get(type(node), 9) <= level and _needs(node, level) else text
+    return f"({text})" if _PRECEDENCE.get(type(node), 9) <= level else text
 
 
 def _value_child(node, level: int) -> str:
     text = format_value(node)
-    return f"({text})" if _PRECEDENCE.get(type(node), 9) <= level and _needs(node, level) else text
-
-
-def _needs(node, level: int) -> bool:
-    # Same-level children were flattened by the parser; an Or under an And, or
-    # anything compound under NOT/-/+, needs parentheses.
-    return _PRECEDENCE[type(node)] < level or level == 3 or _PRECEDENCE[type(node)] == level
+    return f"({text})" if _PRECEDENCE.get(type(node), 9) <= level else text

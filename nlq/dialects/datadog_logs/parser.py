@@ -6,7 +6,6 @@ from lark import Token, Transformer, Tree, v_args
 
 from nlq.dialects.datadog_common import span_of
 from nlq.dialects.datadog_logs import ast
-from nlq.errors import QueryError
 from nlq.grammar import parse_tree
 
 GRAMMAR_FILE = "datadog_logs.lark"
@@ -160,14 +159,3 @@ class _Builder(Transformer):
                 return ast.Text(text[1:-1], True, span=span_of(item))
             return ast.Text(text, False, span=span_of(item))
         return item
-
-
-def parse_error(message: str, text: str, node) -> QueryError:
-    span = getattr(node, "span", None)
-    return QueryError(
-        message,
-        query=text,
-        position=span[0] if span else None,
-        end=span[1] if span else None,
-        kind="semantic",
-    )

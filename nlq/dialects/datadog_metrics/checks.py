@@ -17,9 +17,8 @@ from __future__ import annotations
 import re
 
 from nlq.catalog import Catalog
-from nlq.dialects.datadog_common import did_you_mean
+from nlq.dialects.datadog_common import did_you_mean, semantic_error
 from nlq.dialects.datadog_metrics import ast
-from nlq.dialects.datadog_metrics.parser import semantic_error
 from nlq.errors import QueryError
 
 SPACE_AGGREGATORS = ("avg", "sum", "min", "max", "count")

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from lark import Token, Transformer, v_args
+from lark import Transformer, v_args
 
 from nlq.dialects.datadog_metrics import ast
-from nlq.errors import QueryError
 from nlq.grammar import parse_tree
 
 GRAMMAR_FILE = "datadog_metrics.lark"
@@ -236,18 +235,4 @@ class _Builder(Transformer):
         )
 
 
-def semantic_error(
-    message: str, text: str, node, hint: str | None = None, kind: str = "semantic"
-) -> QueryError:
-    span = getattr(node, "span", None)
-    return QueryError(
-        message,
-        query=text,
-        position=span[0] if span else None,
-        end=span[1] if span else None,
-        hint=hint,
-        kind=kind,
-    )
-
-
-__all__ = ["GRAMMAR_FILE", "Token", "parse", "semantic_error"]
+__all__ = ["GRAMMAR_FILE", "parse"]
