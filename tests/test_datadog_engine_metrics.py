@@ -136,6 +136,10 @@ def test_rollup_method_and_interval(con):
     result = query_metrics(con, "avg:cpu{host:a}.rollup(sum, 120)", T0, T0 + 4 * MIN)
     assert result.interval_s == 120
     assert _values(result)[:2] == [9.0, 9.0]  # 1+3+5, 9
+    # "if you're requesting .rollup(20) for a month-long window, data is returned at a
+    # rollup greater than 20 seconds": a finer rollup than the interval is not honoured
+    assert q(con, "avg:cpu{host:a}.rollup(avg, 10)").interval_s == 60
+    assert q(con, "avg:cpu{host:a}.rollup(avg, 120)").interval_s == 120
 
 
 def test_space_aggregation_after_time_aggregation(con):

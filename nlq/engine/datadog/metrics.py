@@ -114,7 +114,8 @@ def default_interval(start_ms: int, end_ms: int) -> int:
 def query_metrics(
     con: duckdb.DuckDBPyConnection, query, start_ms: int, end_ms: int, interval_s: int | None = None
 ) -> MetricResult:
-    """Evaluate a metric query or formula over [start_ms, end_ms).
+    """Evaluate a metric query or formula over [start_ms, end_ms), at `interval_s`
+    (default: `default_interval`) unless a query asks for a coarser rollup.
 
     >>> query_metrics(con, "sum:trace.http.request.hits{service:cart} by {resource_name}", s, e)
     MetricResult(times=array([...]), interval_s=60, series=[Series(group=('resource_name:...',), ...)])
@@ -124,7 +125,8 @@ def query_metrics(
         raise NlqError(
             "the metrics engine evaluates one query or formula, not a query list or a monitor"
         )
-    interval = interval_s or max([default_interval(start_ms, end_ms), *_rollup_intervals(node)])
+    # A `.rollup(_, N)` coarser than the chosen interval wins; a finer one does not.
+    interval = max([interval_s or default_interval(start_ms, end_ms), *_rollup_intervals(node)])
     interval_ms = interval * 1000
     first = (start_ms // interval_ms) * interval_ms
     times = np.arange(first, end_ms, interval_ms, dtype=np.int64)
