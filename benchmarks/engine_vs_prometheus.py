@@ -61,7 +61,7 @@ def main() -> int:
     args = parser.parse_args()
 
     from nlq.catalog import load_catalog
-    from nlq.engine import run_query
+    from nlq.engine import engine_for
     from nlq.reference import prometheus as ref
     from nlq.snapshot import snapshot_names
     from nlq.snapshot.differential import engine_connection, evaluation_times
@@ -88,7 +88,7 @@ def main() -> int:
     print(f"{'engine ms':>10} {'prom ms':>9} {'ratio':>7}  agree  query")
     engine_ms, prom_ms, agree = [], [], 0
     for query in queries:
-        e_ms, got, e_err = timed(partial(run_query, "promql", query, con, tr), args.repeat)
+        e_ms, got, e_err = timed(partial(engine_for("promql"), query, con, tr), args.repeat)
         p_ms, expected, p_err = timed(partial(reference, query), args.repeat)
         same = "-"
         if got is not None and expected is not None and not e_err and not p_err:

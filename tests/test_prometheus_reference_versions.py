@@ -53,6 +53,12 @@ def test_1_range_window_includes_the_sample_at_its_start(server, node_up_ts):
     assert value(ref.query(NAME, q, t / 1000 + 0.001)) == 4  # one millisecond later both agree
 
 
+def test_1_subquery_window_includes_a_step_at_its_start(server):
+    q = "count_over_time(vector(1)[2m:1m])"
+    assert value(ref.query(NAME, q, 1793534400)) == 3  # steps at t-2m, t-1m, t; 3.x: 2
+    assert value(ref.query(NAME, q, 1793534393)) == 2  # off the step grid both agree
+
+
 def test_2_lookback_includes_a_sample_exactly_5m_old(server):
     con = open_snapshot(NAME)
     instance, last = con.execute("""

@@ -9,7 +9,10 @@ nlq's engine reads the snapshot through `engine_connection`, which hides the
 staleness markers: the reference cannot import them (docs/prometheus-versions.md,
 row 9), so both engines see the same samples.  Evaluation times are whole
 seconds and every sample lies off whole seconds, so the 2.x/3.x window-boundary
-difference (rows 1 and 2) never decides a result.
+difference (rows 1 and 2) never decides a result.  Evaluation times also lie
+7 s before a whole minute: a subquery's inner steps are multiples of its step
+since the epoch, so an evaluation time on a whole minute would put an inner
+step exactly on the window's start, which 2.x includes and 3.x does not.
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ from nlq.snapshot.store import TABLE_ORDER, snapshot_path
 
 RANGE_MINUTES = 30
 RANGE_STEP_S = 60
+# Evaluation times are whole minutes less this, never a multiple of a subquery step.
+OFF_STEP_MS = 7_000
 
 
 def engine_connection(name: str) -> duckdb.DuckDBPyConnection:
@@ -47,8 +52,8 @@ def evaluation_times(con) -> tuple[list[int], TimeRange]:
     inc = json.loads(meta["incidents"])
     at = lambda steps, minutes: start + steps * step + minutes * 60_000  # noqa: E731
     instants = [end, at(inc["error_start"], 10), at(inc["deploy_step"], 15), at(inc["restart_step"], 3)]
-    instants = sorted({t - t % 1000 for t in instants if start + 3_600_000 <= t <= end})
-    window = at(inc["error_start"], 0) - at(inc["error_start"], 0) % 60_000
+    instants = sorted({t - t % 60_000 - OFF_STEP_MS for t in instants if start + 3_600_000 <= t <= end})
+    window = at(inc["error_start"], 0) - at(inc["error_start"], 0) % 60_000 - OFF_STEP_MS
     return instants, TimeRange.range(window, window + RANGE_MINUTES * 60_000, RANGE_STEP_S * 1000)
 
 
@@ -77,7 +82,7 @@ def run_differential(names: list[str], queries: list[str], instants_per_variant:
     (`instants_per_variant` of the times `evaluation_times` offers, end first); on the
     first `range_variants` variants also the 30-minute range query.
     """
-    from nlq.engine import run_query
+    from nlq.engine import engine_for
 
     outcomes = [Outcome(q) for q in queries]
     for index, name in enumerate(names):
@@ -97,7 +102,7 @@ def run_differential(names: list[str], queries: list[str], instants_per_variant:
                     continue
                 t1 = time.perf_counter()
                 try:
-                    got = run_query("promql", outcome.query, con, tr)
+                    got = engine_for("promql")(outcome.query, con, tr)
                 except Exception as exc:  # noqa: BLE001
                     outcome.agree = False
                     outcome.reasons.append(f"{where}: engine error: {type(exc).__name__}: {exc}")
