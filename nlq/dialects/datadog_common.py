@@ -26,6 +26,20 @@ def span_of(item: Tree | Token | None) -> Span:
     return None
 
 
+def unescape(raw: str) -> str:
+    r"""Drop the backslash of each escape: `hello\:world` -> `hello:world`."""
+    out, escaped = [], False
+    for ch in raw:
+        if escaped:
+            out.append(ch)
+            escaped = False
+        elif ch == "\\":
+            escaped = True
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
 def did_you_mean(name: str, known: Iterable[str]) -> str | None:
     """A hint naming the closest known spelling, or None."""
     close = difflib.get_close_matches(name, sorted(set(known)), n=1, cutoff=0.6)

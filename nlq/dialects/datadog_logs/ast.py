@@ -8,21 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from nlq.dialects.datadog_common import unescape
+
 Span = tuple[int, int] | None
-
-
-def unescape(raw: str) -> str:
-    r"""Drop the backslash of each escape: `hello\:world` -> `hello:world`."""
-    out, escaped = [], False
-    for ch in raw:
-        if escaped:
-            out.append(ch)
-            escaped = False
-        elif ch == "\\":
-            escaped = True
-        else:
-            out.append(ch)
-    return "".join(out)
 
 
 def has_wildcard(raw: str) -> bool:

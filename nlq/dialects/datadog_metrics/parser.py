@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from lark import Transformer, v_args
 
+from nlq.dialects.datadog_common import unescape
 from nlq.dialects.datadog_metrics import ast
 from nlq.grammar import parse_tree
 
@@ -42,17 +43,8 @@ def parse(text: str):
 
 
 def _unquote(text: str) -> str:
-    body = text[1:-1]
-    out, escaped = [], False
-    for ch in body:
-        if escaped:
-            out.append(ch)
-            escaped = False
-        elif ch == "\\":
-            escaped = True
-        else:
-            out.append(ch)
-    return "".join(out)
+    """`'mean'` -> `mean`, `"a \\"b\\""` -> `a "b"`."""
+    return unescape(text[1:-1])
 
 
 def _literal(value):
