@@ -208,9 +208,9 @@ class _Formatter:
         if isinstance(node, ast.StringFilter):
             return f"{node.name}{node.op}{quote(node.value)}"
         if isinstance(node, ast.IpFilter):
-            return f"{node.name}{node.op}ip({quote(node.pattern)})"
+            return f"{node.name} {node.op} ip({quote(node.pattern)})"
         if isinstance(node, ast.NumberFilter):
-            return f"{node.name}{node.op}{format_number(node.value)}"
+            return f"{node.name} {node.op} {format_number(node.value)}"
         if isinstance(node, (ast.DurationFilter, ast.BytesFilter)):
-            return f"{node.name}{node.op}{node.text}"
+            return f"{node.name} {node.op} {node.text}"
         raise TypeError(f"not a label filter: {node!r}")

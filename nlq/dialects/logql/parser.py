@@ -99,6 +99,35 @@ def parse_number(text: str) -> float:
     return float(text)
 
 
+# Loki's lexer makes these words keywords, so `| json != "x"` is the json parser and
+# then a line filter, never a label filter on a label called `json`.  The grammar
+# cannot reserve words (no lookaround in llguidance); this puts the reading right.
+_BARE_STAGES = {
+    "json": ast.JsonParser,
+    "logfmt": ast.LogfmtParser,
+    "unpack": ast.UnpackParser,
+    "decolorize": ast.Decolorize,
+}
+
+
+def _reserved_word_stage(stage) -> list:
+    f = getattr(stage, "filter", None)
+    if (
+        isinstance(stage, ast.LabelFilterStage)
+        and isinstance(f, ast.StringFilter)
+        and f.name in _BARE_STAGES
+        and f.op in ("!=", "!~")
+    ):
+        start, end = f.span or (None, None)
+        name_end = None if start is None else start + len(f.name)
+        keyword = _BARE_STAGES[f.name](span=None if start is None else (start, name_end))
+        line = ast.LineFilter(
+            f.op, (ast.LineFilterValue(f.value),), span=None if start is None else (name_end, end)
+        )
+        return [keyword, line]
+    return [stage]
+
+
 def _span(meta) -> ast.Span:
     if getattr(meta, "empty", True):
         return None
@@ -272,7 +301,7 @@ class _ToAst(Transformer):
         return ast.Matcher(name, str(op), value, span=_span(meta))
 
     def pipeline(self, meta, children):
-        return list(children)
+        return [stage for child in children for stage in _reserved_word_stage(child)]
 
     def line_filter(self, meta, children):
         op = str(children[0])
