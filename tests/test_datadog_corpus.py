@@ -22,9 +22,7 @@ from datadog_util import (
 from nlq import dialects
 from nlq.errors import QueryError
 
-pytestmark = pytest.mark.slow
-
-
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(CORPUS_FILES))
 def test_corpus_validates_except_known_failures(name):
     queries = corpus_queries(name)
@@ -46,6 +44,7 @@ def test_corpus_validates_except_known_failures(name):
     )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("dialect", ["datadog-metrics", "datadog-logs"])
 def test_whole_corpus_at_least_99_percent(dialect):
     total = accepted = 0
@@ -87,6 +86,7 @@ def _round_trip_cases():
         yield valid_file, dialect
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("name", "file_dialect"), list(_round_trip_cases()))
 def test_format_round_trips(name, file_dialect):
     path_queries = (
