@@ -89,7 +89,8 @@ def parse_duration(text: str) -> int:
 
 # --------------------------------------------------------------------------- series notation
 _NUM = r"(?:[+-]?(?:Inf|inf|NaN|nan|0x[0-9a-fA-F]+|(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?))"
-_ITEM = re.compile(rf"^(?P<a>{_NUM})(?:(?P<op>[+-])(?P<b>{_NUM.replace('[+-]?', '')}))?(?:x(?P<n>\d+))?$")
+_ITEM_NUM = r"(?:[+-]?(?:Inf|inf|NaN|nan|(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?))"
+_ITEM = re.compile(rf"^(?P<a>{_ITEM_NUM})(?:(?P<op>[+-])(?P<b>{_ITEM_NUM.replace('[+-]?', '')}))?(?:x(?P<n>\d+))?$")
 _LABEL_PAIR = re.compile(r'\s*("(?:[^"\\]|\\.)*"|[^\s=!~,"{}]+)\s*=\s*("(?:[^"\\]|\\.)*")\s*,?')
 _NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:.]*")
 
@@ -134,7 +135,7 @@ def parse_series(line: str) -> tuple[dict[str, str], str]:
         inner = line[pos + 1:end]
         _parse_label_body(inner, labels)
         pos = end + 1
-    return labels, line[pos:].strip()
+    return {k: v for k, v in labels.items() if v != ""}, line[pos:].strip()
 
 
 def _closing_brace(line: str, start: int) -> int:
@@ -338,9 +339,14 @@ class TestStorage:
         self.histogram_names.clear()
         self._storage = None
 
-    def load(self, interval: int, lines: list[str]) -> None:
+    def load(self, interval: int, lines: list[str], nhcb: bool = False) -> None:
         for line in lines:
             labels, text = parse_series(line)
+            if nhcb:  # load_with_nhcb also writes native histograms with custom buckets under the base name
+                name = labels.get("__name__", "")
+                for suffix in ("_bucket", "_count", "_sum"):
+                    if name.endswith(suffix):
+                        self.histogram_names.add(name[: -len(suffix)])
             if labels.get("__name__", "").endswith("@st") or text.startswith("@st"):
                 continue  # start timestamps (created timestamps): not modelled
             if "{{" in text:
@@ -491,7 +497,7 @@ def run_file(path: Path) -> list[CaseResult]:
             if cmd[0] == "clear":
                 storage.clear()
             else:
-                storage.load(cmd[1], cmd[2])
+                storage.load(cmd[1], cmd[2], cmd[3])
             continue
         results.append(run_eval(path.name, cmd, storage, rules))
     return results

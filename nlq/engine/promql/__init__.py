@@ -29,6 +29,7 @@ from nlq.engine.promql.evaluator import (
 from nlq.engine.promql.storage import Storage, StorageError
 from nlq.results import Result, Series, TimeRange
 
+META = ("__name__", "__type__", "__unit__")
 ORDERING_FUNCS = {"sort", "sort_desc", "sort_by_label", "sort_by_label_desc"}
 ORDERING_AGGS = {"topk", "bottomk"}
 
@@ -74,7 +75,7 @@ def evaluate(node, conn, time_range: TimeRange, lookback_ms: int = LOOKBACK_MS) 
             lo = np.searchsorted(s.ts, value.ends[0] - value.range_ms, side="right")
             hi = np.searchsorted(s.ts, value.ends[0], side="right")
             if hi > lo:
-                labels = {k: v for k, v in s.labels.items() if not (s.drop_name and k == "__name__")}
+                labels = {k: v for k, v in s.labels.items() if not (s.drop_name and k in META)}
                 series.append(Series(labels, [(int(t), float(v)) for t, v in zip(s.ts[lo:hi], s.values[lo:hi],
                                                                                    strict=True)]))
         return Result("matrix", series, warnings=ctx.warnings)
@@ -85,7 +86,7 @@ def evaluate(node, conn, time_range: TimeRange, lookback_ms: int = LOOKBACK_MS) 
         for s in value.series:
             if not s.present[0]:
                 continue
-            labels = {k: v for k, v in s.labels.items() if v != "" and not (s.drop_name and k == "__name__")}
+            labels = {k: v for k, v in s.labels.items() if v != "" and not (s.drop_name and k in META)}
             key = tuple(sorted(labels.items()))
             if key in seen:
                 raise PromQLError("vector cannot contain metrics with the same labelset")

@@ -102,7 +102,7 @@ def signature(labels: dict[str, str], matching) -> tuple:
     if matching is not None and matching.on:
         return tuple((k, labels.get(k, "")) for k in sorted(set(matching.labels)))
     ignore = set(matching.labels) if matching is not None else set()
-    return tuple(sorted((k, v) for k, v in labels.items() if k not in ignore and k not in META and v != ""))
+    return tuple(sorted((k, v) for k, v in labels.items() if k not in ignore and k != NAME and v != ""))
 
 
 def _set_op(op, lhs: Vector, rhs: Vector, matching) -> Vector:

@@ -140,6 +140,15 @@ def fn_step(ev, node, times):
     return Scalar(np.full(len(times), ev.ctx.step_ms / 1000.0))
 
 
+def _scalar_pair(pick):
+    def apply(ev, node, times):
+        a = ev.scalar_arg(node.args[0], times)
+        b = ev.scalar_arg(node.args[1], times)
+        return Scalar(pick(a, b))
+
+    return apply
+
+
 def fn_vector(ev, node, times):
     values = ev.scalar_arg(node.args[0], times)
     return Vector([VSeries({}, values, np.ones(len(times), dtype=bool))])
@@ -288,16 +297,15 @@ def _absent_labels(node) -> dict[str, str]:
     if kind(node) != "VectorSelector":
         return {}
     labels: dict[str, str] = {}
-    dup = set()
+    has: set[str] = set()
     for m in node.matchers:
         if m.name == NAME:
             continue
-        if m.op == "=":
-            if m.name in labels:
-                dup.add(m.name)
+        if m.op == "=" and m.name not in has:
             labels[m.name] = m.value
-    for d in dup:
-        labels.pop(d, None)
+            has.add(m.name)
+        else:
+            labels.pop(m.name, None)
     return labels
 
 
@@ -459,7 +467,7 @@ def _inc(inc, s, c):
 
 
 def quantile(q: float, values) -> float:
-    values = sorted(float(v) for v in values)
+    values = sorted((float(v) for v in values), key=lambda v: (0, 0.0) if math.isnan(v) else (1, v))
     if not values or math.isnan(q):
         return math.nan
     if q < 0:
@@ -555,6 +563,8 @@ def fn_absent_over_time(ev, node, times):
 
 
 def _mad(ts, vals):
+    if np.isnan(vals).any():
+        return math.nan
     med = quantile(0.5, vals)
     return quantile(0.5, np.abs(vals - med))
 
@@ -579,9 +589,7 @@ def _ts_of(pick):
 
 
 # --------------------------------------------------------------------------- histograms
-def fn_histogram_quantile(ev, node, times):
-    q = ev.scalar_arg(node.args[0], times)
-    vec = ev.vector_arg(node.args[1], times)
+def _bucket_groups(ev, vec):
     groups: dict[tuple, tuple[dict, list]] = {}
     for s in vec.series:
         le = s.labels.get("le")
@@ -593,19 +601,112 @@ def fn_histogram_quantile(ev, node, times):
         labels = {k: v for k, v in s.labels.items() if k != "le"}
         key = tuple(sorted(labels.items()))
         groups.setdefault(key, (labels, []))[1].append((bound, s))
+    return groups
+
+
+def _per_bucket_group(ev, vec, times, compute):
     out = []
-    for labels, members in groups.values():
+    for labels, members in _bucket_groups(ev, vec).values():
         vals = np.full(len(times), np.nan)
         present = np.zeros(len(times), dtype=bool)
         for i in range(len(times)):
             buckets = [(b, float(s.values[i])) for b, s in members if s.present[i]]
             if not buckets:
                 continue
-            vals[i] = bucket_quantile(float(q[i]), buckets)
+            vals[i] = compute(i, buckets)
             present[i] = True
         if present.any():
             out.append(VSeries(labels, vals, present, True))
     return Vector(out)
+
+
+def fn_histogram_quantile(ev, node, times):
+    q = ev.scalar_arg(node.args[0], times)
+    vec = ev.vector_arg(node.args[1], times)
+    return _per_bucket_group(ev, vec, times, lambda i, buckets: bucket_quantile(float(q[i]), buckets))
+
+
+def fn_histogram_quantiles(ev, node, times):
+    from nlq.engine.promql.evaluator import go_format_float
+
+    vec = ev.vector_arg(node.args[0], times)
+    label = _string(ev, node.args[1], times)
+    qs = [ev.scalar_arg(a, times) for a in node.args[2:]]
+    groups = _bucket_groups(ev, vec)
+    out = []
+    for q in qs:
+        for labels, members in groups.values():
+            vals = np.full(len(times), np.nan)
+            present = np.zeros(len(times), dtype=bool)
+            qlabels = {}
+            for i in range(len(times)):
+                buckets = [(b, float(s.values[i])) for b, s in members if s.present[i]]
+                if not buckets:
+                    continue
+                vals[i] = bucket_quantile(float(q[i]), buckets)
+                present[i] = True
+                text = go_format_float(float(q[i]))
+                if not any(c in text for c in ".eIN"):
+                    text += ".0"
+                qlabels = dict(labels, **{label: text})
+            if present.any():
+                out.append(VSeries(qlabels, vals, present, True))
+    return Vector(out)
+
+
+def fn_histogram_fraction(ev, node, times):
+    lower = ev.scalar_arg(node.args[0], times)
+    upper = ev.scalar_arg(node.args[1], times)
+    vec = ev.vector_arg(node.args[2], times)
+    return _per_bucket_group(ev, vec, times,
+                             lambda i, buckets: bucket_fraction(float(lower[i]), float(upper[i]), buckets))
+
+
+def bucket_fraction(lower: float, upper: float, buckets: list[tuple[float, float]]) -> float:
+    buckets = sorted(buckets, key=lambda b: b[0])
+    if not (math.isinf(buckets[-1][0]) and buckets[-1][0] > 0):
+        return math.nan
+    merged: list[list[float]] = []
+    for bound, count in buckets:
+        if merged and merged[-1][0] == bound:
+            merged[-1][1] += count
+        else:
+            merged.append([bound, count])
+    count = merged[-1][1]
+    if count == 0 or math.isnan(lower) or math.isnan(upper):
+        return math.nan
+    if lower >= upper:
+        return 0.0
+    rank = lower_rank = upper_rank = 0.0
+    lower_set = upper_set = False
+    lower_bound = 0.0 if merged[0][0] > 0 else -math.inf
+    for i, (upper_bound, bcount) in enumerate(merged):
+        if i > 0:
+            lower_bound = merged[i - 1][0]
+
+        def interp(v, lb=lower_bound, ub=upper_bound, bc=bcount, r=rank):
+            if lb == -math.inf:
+                return bc
+            return r + (bc - r) * (v - lb) / (ub - lb)
+
+        if not lower_set and lower_bound >= lower:
+            lower_rank, lower_set = rank, True
+        if not upper_set and lower_bound >= upper:
+            upper_rank, upper_set = rank, True
+        if lower_set and upper_set:
+            break
+        if not lower_set and lower_bound < lower < upper_bound:
+            lower_rank, lower_set = interp(lower), True
+        if not upper_set and lower_bound < upper < upper_bound:
+            upper_rank, upper_set = interp(upper), True
+        if lower_set and upper_set:
+            break
+        rank = bcount
+    if not lower_set or lower_rank > count:
+        lower_rank = count
+    if not upper_set or upper_rank > count:
+        upper_rank = count
+    return (upper_rank - lower_rank) / count
 
 
 def _parse_le(text) -> float:
@@ -723,13 +824,15 @@ FUNCS = {
     "sort": _sort_fn(False), "sort_desc": _sort_fn(True),
     "sort_by_label": _sort_by_label(False), "sort_by_label_desc": _sort_by_label(True),
     "absent": fn_absent, "histogram_quantile": fn_histogram_quantile,
+    "histogram_fraction": fn_histogram_fraction, "histogram_quantiles": fn_histogram_quantiles,
+    "min_of": _scalar_pair(lambda a, b: _go_min(a, b)), "max_of": _scalar_pair(lambda a, b: _go_max(a, b)),
     "start": fn_start, "end": fn_end, "range": fn_range, "step": fn_step,
 }
 FUNCS.update({name: _elementwise(fn) for name, fn in ELEMENTWISE.items()})
 FUNCS.update({name: _date_fn(part) for name, part in DATE_FUNCS.items()})
 FUNCS.update(RANGE_FUNCS)
 
-NATIVE_HISTOGRAM_FUNCS = {"histogram_count", "histogram_sum", "histogram_avg", "histogram_fraction",
+NATIVE_HISTOGRAM_FUNCS = {"histogram_count", "histogram_sum", "histogram_avg",
                           "histogram_stddev", "histogram_stdvar"}
 
 
