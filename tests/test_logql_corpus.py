@@ -1,24 +1,20 @@
 """LogQL against Loki's own queries: acceptance, rejection, formatter round trip, llguidance parity.
 
-The corpora live in ../shared/corpora/logql (see its README); each file's
-header says whether its lines are valid.  Lines of the two mixed files are
-judged by tests/known_failures/logql-mixed-decisions.txt; lines where nlq and
-the corpus still disagree are listed, with the reason, in
-tests/known_failures/logql.txt.
+The corpora live in ../shared/corpora/logql (read through tests/corpus_util.py,
+which skips when the folder is absent); each file's header says whether its
+lines are valid.  Lines of the two mixed files are judged by
+tests/known_failures/logql-mixed-decisions.txt; lines where nlq and the corpus
+still disagree are listed, with the reason, in tests/known_failures/logql.txt.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
+from corpus_util import KNOWN_FAILURES, corpus_lines, known_failures
 
 from nlq import dialects
 from nlq.errors import QueryError
 from nlq.grammar import grammar_text
-
-CORPUS_DIR = Path(__file__).resolve().parent.parent.parent / "shared" / "corpora" / "logql"
-KNOWN = Path(__file__).resolve().parent / "known_failures"
 
 VALID_FILES = ("loki-parser-valid.txt", "loki-logqltest-exprs.txt", "loki-bench-queries.txt")
 INVALID_FILES = ("loki-parser-invalid.txt",)
@@ -26,37 +22,30 @@ MIXED = {"loki-logqltest-fail-exprs.txt": False, "loki-docs-examples.txt": True}
 
 LOGQL = dialects.get("logql")
 
-pytestmark = pytest.mark.skipif(
-    not CORPUS_DIR.is_dir(), reason=f"corpus folder {CORPUS_DIR} is absent"
-)
+
+def lines_of(name: str) -> list[str]:
+    return corpus_lines("logql", name)
 
 
-def corpus_lines(name: str) -> list[str]:
-    text = (CORPUS_DIR / name).read_text()
-    return [line for line in text.splitlines() if line.strip() and not line.startswith("#")]
-
-
-def tab_file(path: Path) -> list[list[str]]:
+def decisions() -> list[list[str]]:
+    """Rows of known_failures/logql-mixed-decisions.txt: file, verdict, reason, query."""
     rows = []
-    for line in path.read_text().splitlines():
+    for line in (KNOWN_FAILURES / "logql-mixed-decisions.txt").read_text().splitlines():
         if line.strip() and not line.startswith("#"):
-            rows.append(line.split("\t"))
+            rows.append(line.split("\t", 3))
     return rows
 
 
 def expectations() -> list[tuple[str, str, bool]]:
     """(file, query, expected valid) for every corpus line."""
-    decisions = {
-        (f, q): verdict == "valid"
-        for f, verdict, _reason, q in tab_file(KNOWN / "logql-mixed-decisions.txt")
-    }
+    verdicts = {(f, q): verdict == "valid" for f, verdict, _reason, q in decisions()}
     out = []
     for name in VALID_FILES:
-        out += [(name, q, True) for q in corpus_lines(name)]
+        out += [(name, q, True) for q in lines_of(name)]
     for name in INVALID_FILES:
-        out += [(name, q, False) for q in corpus_lines(name)]
+        out += [(name, q, False) for q in lines_of(name)]
     for name, default in MIXED.items():
-        out += [(name, q, decisions.get((name, q), default)) for q in corpus_lines(name)]
+        out += [(name, q, verdicts.get((name, q), default)) for q in lines_of(name)]
     return out
 
 
@@ -69,7 +58,7 @@ def accepts(query: str) -> bool:
 
 
 def test_corpus_verdicts_match_except_the_listed_known_failures():
-    known = {(f, q): reason for f, reason, q in tab_file(KNOWN / "logql.txt")}
+    known = known_failures("logql.txt")
     cases = expectations()
     disagree = {(f, q) for f, q, valid in cases if accepts(q) != valid}
     valid_cases = [c for c in cases if c[2]]
@@ -96,12 +85,10 @@ def test_corpus_verdicts_match_except_the_listed_known_failures():
 
 
 def test_every_decision_and_known_failure_names_a_real_corpus_line():
-    lines = {
-        (name, q) for name in (*VALID_FILES, *INVALID_FILES, *MIXED) for q in corpus_lines(name)
-    }
-    for f, verdict, reason, q in tab_file(KNOWN / "logql-mixed-decisions.txt"):
+    lines = {(name, q) for name in (*VALID_FILES, *INVALID_FILES, *MIXED) for q in lines_of(name)}
+    for f, verdict, reason, q in decisions():
         assert (f, q) in lines and verdict in ("valid", "invalid") and reason.strip()
-    for f, reason, q in tab_file(KNOWN / "logql.txt"):
+    for (f, q), reason in known_failures("logql.txt").items():
         assert (f, q) in lines and reason.strip()
 
 
