@@ -785,6 +785,165 @@ def bucket_quantile(q: float, buckets: list[tuple[float, float]]) -> float:
     return start + (end - start) * (rank / count)
 
 
+# --------------------------------------------------------------------------- info()
+IDENTIFYING = ("instance", "job")
+
+
+def _matches(m, value: str) -> bool:
+    if m.op == "=":
+        return value == m.value
+    if m.op == "!=":
+        return value != m.value
+    hit = go_regex(m.value).match(value) is not None
+    return hit if m.op == "=~" else not hit
+
+
+def _effective_name_matchers(matchers):
+    from nlq.engine.promql.ast_fallback import Matcher
+
+    if any(m.op in ("=", "=~") for m in matchers):
+        return list(matchers)
+    if matchers:
+        return [Matcher(NAME, "=~", ".+_info"), *matchers]
+    return [Matcher(NAME, "=", "target_info")]
+
+
+def _first_selector(node, path=()):
+    """(at, offset_ms) for info(): the first selector's, completed by enclosing subqueries' (as Prometheus)."""
+    import dataclasses
+
+    k = kind(node)
+    if k in ("VectorSelector", "MatrixSelector"):
+        sel = node if k == "VectorSelector" else node.vector
+        at, offset = sel.at, sel.offset_ms
+        for p in reversed(path):
+            if at is not None:
+                break
+            if kind(p) == "Subquery":
+                offset += p.offset_ms
+                at = p.at
+        return at, offset
+    if dataclasses.is_dataclass(node):
+        for f in dataclasses.fields(node):
+            v = getattr(node, f.name)
+            items = v if isinstance(v, tuple) else (v,)
+            for item in items:
+                if dataclasses.is_dataclass(item) and not isinstance(item, type):
+                    found = _first_selector(item, (*path, node))
+                    if found is not None:
+                        return found
+    return None
+
+
+def fn_info(ev, node, times):
+    from nlq.engine.promql.ast_fallback import Matcher
+
+    base = ev.vector_arg(node.args[0], times)
+    data: dict[str, list] = {}
+    name_matchers = []
+    if len(node.args) > 1:
+        sel = unwrap(node.args[1])
+        matchers = list(sel.matchers)
+        if sel.name:
+            matchers.append(Matcher(NAME, "=", sel.name))
+        for m in matchers:
+            data.setdefault(m.name, []).append(m)
+            if m.name == NAME:
+                name_matchers.append(m)
+    else:
+        name_matchers = [Matcher(NAME, "=", "target_info")]
+    effective = _effective_name_matchers(name_matchers)
+    ignored = [all(_matches(m, s.labels.get(NAME, "")) for m in effective) for s in base.series]
+    id_values: dict[str, set] = {}
+    for s, ign in zip(base.series, ignored, strict=True):
+        if ign:
+            continue
+        for label in IDENTIFYING:
+            if s.labels.get(label):
+                id_values.setdefault(label, set()).add(s.labels[label])
+    data.pop(NAME, None)
+    info_series = []
+    if id_values:
+        sel_matchers = [(label, "=~", "|".join(_re2_quote(v) for v in sorted(vals))) for label, vals in id_values.items()]
+        sel_matchers += [(m.name, m.op, m.value) for ms in data.values() for m in ms]
+        sel_matchers += [(m.name, m.op, m.value) for m in _effective_name_matchers(name_matchers)]
+        at, offset = _first_selector(node.args[0]) or (None, 0)
+        t = ev._times(at, offset, times)
+        lb = ev.ctx.lookback_ms
+        for st in ev.ctx.storage.select(tuple(sel_matchers), int(t.min()) - lb, int(t.max())):
+            if len(st.ts) == 0:
+                continue
+            idx = np.searchsorted(st.ts, t, side="right") - 1
+            ok = idx >= 0
+            safe = np.where(ok, idx, 0)
+            ok &= (st.ts[safe] > t - lb) & ~st.stale[safe]
+            if ok.any():
+                info_series.append((st.labels, np.where(ok, st.ts[safe], 0), ok))
+    info_names = sorted({lbl.get(NAME, "") for lbl, _, _ in info_series})
+
+    def sig(name, labels):
+        return (name, tuple((k, labels[k]) for k in IDENTIFYING if labels.get(k)))
+
+    all_match_empty = all(_matches(m, "") for ms in data.values() for m in ms)
+    results: dict[tuple, VSeries] = {}
+    order = []
+    for i in range(len(times)):
+        by_sig: dict[tuple, tuple[dict, int]] = {}
+        for labels, ts, ok in info_series:
+            if not ok[i]:
+                continue
+            key = sig(labels.get(NAME, ""), labels)
+            prev = by_sig.get(key)
+            if prev is not None:
+                if prev[1] == ts[i]:
+                    raise PromQLError(f"found duplicate series for info metric: existing {prev[0]} @ {prev[1]}, "
+                                      f"new {labels} @ {ts[i]}")
+                if prev[1] > ts[i]:
+                    continue
+            by_sig[key] = (labels, int(ts[i]))
+        for s, ign in zip(base.series, ignored, strict=True):
+            if not s.present[i]:
+                continue
+            if ign:
+                out_labels = dict(s.labels)
+            else:
+                extra: dict[str, str] = {}
+                seen = 0
+                for name in info_names:
+                    hit = by_sig.get(sig(name, s.labels))
+                    if hit is None:
+                        continue
+                    for k, v in hit[0].items():
+                        if k == NAME or (data and k not in data):
+                            continue
+                        if extra.get(k, v) != v:
+                            raise PromQLError(f"conflicting label: {k}")
+                        if k in s.labels:
+                            continue
+                        extra[k] = v
+                    seen += 1
+                if seen == 0 and not all_match_empty:
+                    continue
+                out_labels = {**s.labels, **extra}
+            key = tuple(sorted(out_labels.items()))
+            r = results.get(key)
+            if r is None:
+                r = VSeries(out_labels, np.full(len(times), np.nan), np.zeros(len(times), bool), s.drop_name)
+                results[key] = r
+                order.append(key)
+            elif r.present[i]:
+                raise PromQLError("vector cannot contain metrics with the same labelset")
+            r.values[i] = s.values[i]
+            r.present[i] = True
+    return Vector([results[k] for k in order])
+
+
+def _re2_quote(text: str) -> str:
+    import re as _re
+
+    return _re.sub(r"([\\.+*?()|\[\]{}^$])", r"\\\1", text)
+
+
 # --------------------------------------------------------------------------- dispatch
 RANGE_FUNCS = {
     "rate": _extrapolated(True, True),
@@ -823,7 +982,7 @@ FUNCS = {
     "label_replace": fn_label_replace, "label_join": fn_label_join,
     "sort": _sort_fn(False), "sort_desc": _sort_fn(True),
     "sort_by_label": _sort_by_label(False), "sort_by_label_desc": _sort_by_label(True),
-    "absent": fn_absent, "histogram_quantile": fn_histogram_quantile,
+    "absent": fn_absent, "info": fn_info, "histogram_quantile": fn_histogram_quantile,
     "histogram_fraction": fn_histogram_fraction, "histogram_quantiles": fn_histogram_quantiles,
     "min_of": _scalar_pair(lambda a, b: _go_min(a, b)), "max_of": _scalar_pair(lambda a, b: _go_max(a, b)),
     "start": fn_start, "end": fn_end, "range": fn_range, "step": fn_step,
