@@ -27,7 +27,6 @@ so code that ignores it still sees the plain shape:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Union
 
 Span = tuple[int, int] | None
 
@@ -135,6 +134,9 @@ class Binary:
     return_bool: bool = False
     matching: VectorMatching | None = None
     span: Span = _span()
+    # Prometheus 3.x fill modifiers: `a + fill(0) b`, `fill_left(1) fill_right(2)`
+    fill_lhs: float | None = None
+    fill_rhs: float | None = None
 
 
 @dataclass(frozen=True)
@@ -156,18 +158,18 @@ class Call:
     span: Span = _span()
 
 
-Expr = Union[
-    NumberLiteral,
-    StringLiteral,
-    VectorSelector,
-    MatrixSelector,
-    Subquery,
-    Paren,
-    Unary,
-    Binary,
-    Aggregation,
-    Call,
-]
+Expr = (
+    NumberLiteral
+    | StringLiteral
+    | VectorSelector
+    | MatrixSelector
+    | Subquery
+    | Paren
+    | Unary
+    | Binary
+    | Aggregation
+    | Call
+)
 
 __all__ = [
     "Aggregation",
