@@ -457,10 +457,15 @@ def _range_function(
     raise EvaluationError(f"unknown range aggregation {op}")
 
 
-def _extrapolated_rate(window, start: int, end: int) -> float | None:
-    """Prometheus's extrapolatedRate for counters, which Loki's rate_counter uses."""
+def _extrapolated_rate(window, start: int, end: int) -> float:
+    """Prometheus 3's extrapolatedRate for counters, which Loki's rate_counter follows.
+
+    A window with one sample has no rate: 0.  The extrapolation to the window's
+    edges is clamped to half the average sample interval when the edge lies
+    beyond 1.1 intervals, and only then shortened to where the counter was zero.
+    """
     if len(window) < 2:
-        return None
+        return 0.0
     result = window[-1][1] - window[0][1]
     prev = window[0][1]
     for _, v in window[1:]:
@@ -472,15 +477,15 @@ def _extrapolated_rate(window, start: int, end: int) -> float | None:
     duration_to_end = (end - last_t) / NS
     sampled = (last_t - first_t) / NS
     avg_interval = sampled / (len(window) - 1)
+    threshold = avg_interval * 1.1
+    if duration_to_start >= threshold:
+        duration_to_start = avg_interval / 2
     if result > 0 and window[0][1] >= 0:
         duration_to_zero = sampled * (window[0][1] / result)
-        if duration_to_zero < duration_to_start:
-            duration_to_start = duration_to_zero
-    threshold = avg_interval * 1.1
-    extrapolate_to = sampled
-    extrapolate_to += duration_to_start if duration_to_start < threshold else avg_interval / 2
-    extrapolate_to += duration_to_end if duration_to_end < threshold else avg_interval / 2
-    result = result * (extrapolate_to / sampled)
+        duration_to_start = min(duration_to_start, duration_to_zero)
+    if duration_to_end >= threshold:
+        duration_to_end = avg_interval / 2
+    result = result * ((sampled + duration_to_start + duration_to_end) / sampled)
     return result / ((end - start) / NS)
 
 

@@ -99,6 +99,48 @@ def pattern_regex(pattern: str, named: bool) -> re.Pattern:
     return re.compile("".join(out) + ("" if parts[-1] else "$"), re.S)
 
 
+def _pattern_parts(pattern: str) -> list[tuple[str, str]]:
+    """("lit", text) and ("cap", name) items of a pattern, in order."""
+    parts = []
+    for piece in re.split(r"(<[^<>\s]*>)", pattern):
+        if piece.startswith("<") and piece.endswith(">") and len(piece) >= 2:
+            parts.append(("cap", piece[1:-1]))
+        elif piece:
+            parts.append(("lit", piece))
+    return parts
+
+
+def pattern_captures_of(pattern: str, line: str) -> list[tuple[str, str]]:
+    """Loki's pattern matcher (pkg/logql/log/pattern): captures left to right; a
+    capture whose following literal is missing takes the rest of the line."""
+    parts = _pattern_parts(pattern)
+    out: list[tuple[str, str]] = []
+    rest = line
+    if parts and parts[0][0] == "lit":
+        if not rest.startswith(parts[0][1]):
+            return out
+        rest = rest[len(parts[0][1]) :]
+        parts = parts[1:]
+    while parts:
+        name = parts[0][1]
+        named = name not in ("", "_")
+        if len(parts) == 1:
+            if named:
+                out.append((name, rest))
+            return out
+        literal = parts[1][1]
+        parts = parts[2:]
+        i = rest.find(literal)
+        if i == -1:
+            if named:
+                out.append((name, rest))
+            return out
+        if named:
+            out.append((name, rest[:i]))
+        rest = rest[i + len(literal) :]
+    return out
+
+
 def line_value_matches(op: str, value: ast.LineFilterValue, line: str) -> bool:
     if value.ip:
         match = ip_matcher(value.value)
@@ -141,19 +183,20 @@ def label_filter(f, labels: Labels) -> bool:
         hit = go_regex(f.value).fullmatch(value) is not None
         return hit if f.op == "=~" else not hit
     if isinstance(f, ast.IpFilter):
+        if values.get(ERROR):
+            return True  # ip() keeps any line that already failed (as in Loki)
         value = values.get(f.name)
         if value is None:
             return False
-        if values.get(ERROR):
-            return True
         match = ip_matcher(f.pattern)
         hit = any(match(a) for a in _ips_in(value))
         return hit if f.op == "=" else not hit
     # numeric, duration and bytes filters
-    if f.name not in values:
+    # A converting filter needs its label and cannot read __error__ (Loki keeps errors
+    # apart from labels); a value it cannot convert marks the line (the first error
+    # wins) and keeps it.
+    if f.name not in values or f.name in (ERROR, ERROR_DETAILS):
         return False
-    if values.get(ERROR):
-        return True  # with an error set, only string matchers filter (as in Loki)
     raw = values[f.name]
     try:
         if isinstance(f, ast.NumberFilter):
@@ -305,10 +348,8 @@ def run_stage(stage, line: str, labels: Labels, ts: int) -> str | None:
             for name, value in m.groupdict().items():
                 labels.add_parsed(name, value or "")
     elif isinstance(stage, ast.PatternParser):
-        m = pattern_regex(stage.pattern, True).match(line)
-        if m:
-            for name, value in m.groupdict().items():
-                labels.add_parsed(name, value or "")
+        for name, value in pattern_captures_of(stage.pattern, line):
+            labels.add_parsed(name, value)
     elif isinstance(stage, ast.UnpackParser):
         try:
             doc = json.loads(line)

@@ -71,4 +71,4 @@ def parse_bytes(text: str) -> float:
     unit = m.group(2).lower()
     if unit not in _BYTE_UNITS:
         raise ValueError(f"unhandled size name: {m.group(2)}")
-    return float(m.group(1)) * _BYTE_UNITS[unit]
+    return float(int(float(m.group(1)) * _BYTE_UNITS[unit]))  # go-humanize returns whole bytes
