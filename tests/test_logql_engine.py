@@ -140,3 +140,28 @@ def test_log_query_returns_streams_newest_first(store):
     result = evaluate(parse('{app="a"} |= "error" or "first"'), store.db, TimeRange.instant(60_000))
     assert result.type == "streams"
     assert result.series[0].lines == [(20 * S, "second error"), (10 * S, "first")]
+
+
+def test_label_filter_errors_follow_loki(store):
+    store.add({"app": "a"}, 10 * S, "took=oops size=3MB")
+    store.add({"app": "a"}, 20 * S, "took=2s size=500KB")
+    # a value a converting filter cannot read marks the line with __error__: the query fails
+    with pytest.raises(EvaluationError, match="LabelFilterErr"):
+        at(store, 'count_over_time({app="a"} | logfmt | took > 1s [1m])', 60)
+    # ... unless a later comparison drops that line anyway
+    assert at(
+        store, 'sum(count_over_time({app="a"} | logfmt | took > 1s and size < 1MB [1m]))', 60
+    ) == {(): 1}
+    # | __error__="" drops it; a converting filter cannot read __error__ and drops every line
+    assert at(
+        store, 'sum(count_over_time({app="a"} | logfmt | took > 1s | __error__="" [1m]))', 60
+    ) == {(): 1}
+    assert (
+        at(store, 'count_over_time({app="a"} | logfmt | took > 1s | __error__ > 0 [1m])', 60) == {}
+    )
+
+
+def test_pattern_parser_fills_leading_captures_on_short_lines(store):
+    store.add({"app": "a"}, 10 * S, "POST")
+    got = at(store, 'count_over_time({app="a"} | pattern "<method> <path>" [1m])', 60)
+    assert got == {(("app", "a"), ("method", "POST")): 1}

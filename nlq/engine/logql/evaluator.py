@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import bisect
 import math
+import re
 from collections import defaultdict
 from dataclasses import dataclass
 
 from nlq.dialects.logql import ast
-from nlq.dialects.logql.parser import parse
-from nlq.engine.logql.pipeline import ERROR, ERROR_DETAILS, Labels, run_stage
-from nlq.engine.logql.storage import Entry, LogStore
+from nlq.dialects.logql.checks import go_regex
+from nlq.engine.logql.pipeline import ERROR, ERROR_DETAILS, Labels, label_filter, run_stage
+from nlq.engine.logql.storage import LogStore
 from nlq.engine.logql.units import parse_bytes, parse_duration_seconds, parse_go_duration
 from nlq.errors import NlqError
 
@@ -53,20 +54,6 @@ def duration_ns(text: str) -> int:
 class Evaluator:
     def __init__(self, store: LogStore):
         self.store = store
-
-    # -- entry points
-    def instant(self, query: str | ast.Expr, at_ns: int):
-        node = parse(query) if isinstance(query, str) else query
-        if isinstance(node, ast.LogQuery):
-            return self.log_lines(node, at_ns - 3600 * NS, at_ns)
-        return self.eval(node, [at_ns], instant=True)
-
-    def range(self, query: str | ast.Expr, start_ns: int, end_ns: int, step_ns: int):
-        node = parse(query) if isinstance(query, str) else query
-        if isinstance(node, ast.LogQuery):
-            return self.log_lines(node, start_ns, end_ns)
-        steps = list(range(start_ns, end_ns + 1, step_ns)) if step_ns > 0 else [start_ns]
-        return self.eval(node, steps, instant=False)
 
     def log_lines(
         self, node: ast.LogQuery, start_ns: int, end_ns: int
@@ -139,7 +126,7 @@ class Evaluator:
                 except ValueError as exc:
                     value = 0.0
                     labels.set_error("SampleExtractionErr", str(exc))
-                if any(not _post_filter(f, labels) for f in unwrap.post_filters):
+                if any(not label_filter(f, labels) for f in unwrap.post_filters):
                     continue
                 labels.values.pop(unwrap.name, None)
             elif op in ("bytes_over_time", "bytes_rate"):
@@ -217,8 +204,6 @@ class Evaluator:
         return Vectors(out)
 
     def label_replace(self, node: ast.LabelReplace, inner) -> Vectors:
-        from nlq.dialects.logql.checks import go_regex
-
         regex = go_regex(f"^(?:{node.regex})$")
         template = _go_template_to_python(node.replacement)
         out = []
@@ -361,12 +346,6 @@ def _convert(raw: str, conversion: str | None) -> float:
     if conversion == "bytes":
         return parse_bytes(raw)
     return float(raw.strip())
-
-
-def _post_filter(f, labels: Labels) -> bool:
-    from nlq.engine.logql.pipeline import label_filter
-
-    return label_filter(f, labels)
 
 
 def _group_key(key: Key, grouping: ast.Grouping) -> Key:
@@ -546,12 +525,10 @@ def _arith(op: str, a: float, b: float, scalars: bool) -> float:
 
 def _go_template_to_python(replacement: str) -> str:
     """label_replace's $1 / ${1} / $name into Python's \\g<1>."""
-    import re
-
     out = replacement.replace("\\", "\\\\")
     out = re.sub(r"\$\{(\w+)\}", r"\\g<\1>", out)
     out = re.sub(r"\$(\w+)", r"\\g<\1>", out)
     return out
 
 
-__all__ = ["EvaluationError", "Evaluator", "Scalar", "Vectors", "duration_ns", "Entry"]
+__all__ = ["EvaluationError", "Evaluator", "Scalar", "Vectors", "duration_ns"]
