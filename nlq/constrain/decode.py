@@ -14,7 +14,12 @@ One `LLMatcher` per sequence walks the grammar.  Each decode step:
    batch they are fed one per step, but need no mask.
 
 A sequence ends when its matcher stops (the grammar can go no further), when
-EOS is picked (allowed only where the grammar accepts), or at `max_tokens`.
+EOS is picked (allowed only where the grammar accepts), when the query is
+complete and the model's own first choice lies outside the grammar (it wanted
+to end the answer: a newline, prose), when it loops (`+ {a} + {a} + {a}`), or
+at `max_tokens`.  Without that last
+rule a small model, denied its newline after a complete query, continues with
+the likeliest allowed token (` + 1000...`) instead of stopping.
 Per-step times are added up into `mask_s` (fill + unpack + apply),
 `grammar_s` (consume + fast-forward), `sample_s` and `forward_s`.
 
@@ -56,6 +61,20 @@ class _Sequence:
     error: str | None = None
 
 
+def repeating(tokens: list[int], max_period: int = 16) -> bool:
+    """True when the sequence ends in a loop: a block of p tokens repeated
+    max(3, ceil(12 / p)) times (12 for single tokens, so `1000000` is not a loop)."""
+    n = len(tokens)
+    for p in range(1, max_period + 1):
+        repeats = max(3, -(-12 // p))
+        if n < p * repeats:
+            break
+        block = tokens[n - p:]
+        if all(tokens[n - (k + 1) * p : n - k * p] == block for k in range(1, repeats)):
+            return True
+    return False
+
+
 def unpack_bitmask(bitmask: np.ndarray, vocab: int) -> np.ndarray:
     """(batch, words) int32 llguidance bitmask -> (batch, vocab) bool array of allowed tokens."""
     bits = np.unpackbits(bitmask.view(np.uint8), axis=1, bitorder="little")
@@ -82,6 +101,8 @@ def constrained_decode(
     n: int = 1,
     seed: int | None = None,
     fast_forward: bool = True,
+    stop_when_complete: bool = True,
+    stop_repetition: bool = True,
 ) -> Generation:
     """Generate `n` sequences after `prompt_ids` that `grammar_spec` (llguidance) allows."""
     t_start = time.perf_counter()
@@ -142,7 +163,10 @@ def constrained_decode(
                 )
             masks += len(need)
             allowed = torch.from_numpy(unpack_bitmask(bitmask[need], vocab)).to(device)
-            rows = logits[need].float().masked_fill(~allowed, float("-inf"))
+            raw_rows = logits[need].float()
+            wants = torch.argmax(raw_rows, dim=-1)
+            wants_out = (~allowed.gather(1, wants.unsqueeze(1)).squeeze(1)).tolist()
+            rows = raw_rows.masked_fill(~allowed, float("-inf"))
         timings["mask_s"] += time.perf_counter() - t0
 
         t0 = time.perf_counter()
@@ -152,8 +176,11 @@ def constrained_decode(
         # -- consume, fast-forward, decide what each sequence feeds next ----
         t0 = time.perf_counter()
         feed: list[list[int]] = [[] for _ in seqs]
-        for i, token in zip(need, picked, strict=True):
+        for row, (i, token) in enumerate(zip(need, picked, strict=True)):
             seq = seqs[i]
+            if stop_when_complete and wants_out[row] and seq.matcher.is_accepting():
+                seq.done, seq.finish_reason = True, "stop"
+                continue
             if token == eos_token_id:
                 seq.matcher.consume_token(token)
                 seq.done, seq.finish_reason = True, "eos"
@@ -164,6 +191,9 @@ def constrained_decode(
                 continue
             seq.tokens.append(token)
             feed[i].append(token)
+            if stop_repetition and repeating(seq.tokens):
+                seq.done, seq.finish_reason = True, "repetition"
+                continue
             if seq.matcher.is_stopped():
                 seq.done, seq.finish_reason = True, "grammar"
                 continue

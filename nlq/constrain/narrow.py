@@ -47,7 +47,7 @@ from nlq.constrain.grammar import ConstraintGrammar, GrammarError
 from nlq.grammar import grammar_text
 
 #: bump when the narrowing output changes, to invalidate disk caches
-NARROW_VERSION = 3
+NARROW_VERSION = 5
 #: values per key beyond which a label counts as free-form (the catalog kept only the frequent ones)
 MAX_VALUES_PER_KEY = 500
 
@@ -167,10 +167,20 @@ def _quote(value: str) -> str:
 def _regex_items(values: list[str]) -> list[str]:
     """Simple regexes a person writes over observed values: `5..` for 500/503, `.*`."""
     items = {".*", ".+"}
+    firsts = set()
     for v in values:
         if re.fullmatch(r"\d{3}", v):
             items.update({v[0] + "..", v[:2] + "."})
+            firsts.add(v[0])
+    if len(firsts) > 1:
+        items.add("[" + "".join(sorted(firsts)) + "]..")
     return sorted(items)
+
+
+#: a prefix followed by `.*` inside a quoted regex (`"checkout-.*"`, `"/api/.*"`)
+QUOTED_PREFIX_WILDCARD = r"/[A-Za-z0-9_\/:\-]+\.\*/"
+#: a bare wildcard value (`*`, `5*`, `ip-10-1-*`), Datadog's tag and attribute values
+BARE_WILDCARD = r"/[A-Za-z0-9_.\/:\-]*\*/"
 
 
 # ---------------------------------------------------------------------------
@@ -233,10 +243,27 @@ class _Builder:
             if name is None:
                 name = f"NLQ_{value_rule.upper()}_RE_{len(self._terminals)}"
                 self._terminals[("re", items)] = name
-                self.extra.append(f'{name}: "\\"" {items} ("|" {items})* "\\""')
+                item = f"({items} | NLQ_QUOTED_PREFIX_WILDCARD)"
+                self.extra.append(f'{name}: "\\"" {item} ("|" {item})* "\\""')
+                self._define("NLQ_QUOTED_PREFIX_WILDCARD", QUOTED_PREFIX_WILDCARD)
             return name
         fitting = self.literals(value_rule, values)
-        return self.terminal(value_rule, fitting) if fitting else None
+        if not fitting:
+            return None
+        term = self.terminal(value_rule, fitting)
+        if self.probe.accepts(value_rule, "*") and self.probe.accepts(value_rule, "ab-1*"):
+            self._define("NLQ_BARE_WILDCARD", BARE_WILDCARD)
+            key = ("wild", term)
+            if key not in self._terminals:
+                self._terminals[key] = f"{term}_OR_WILDCARD"
+                self.extra.append(f"{term}_OR_WILDCARD: {term} | NLQ_BARE_WILDCARD")
+            return self._terminals[key]
+        return term
+
+    def _define(self, name: str, body: str) -> None:
+        if ("defined", name) not in self._terminals:
+            self._terminals[("defined", name)] = name
+            self.extra.append(f"{name}: {body}")
 
     # -- the steps ----------------------------------------------------------
     def build(self) -> str:
@@ -411,6 +438,22 @@ def _disk_dir() -> Path:
     return cache_root() / "grammars"
 
 
+_IGNORE_WS = re.compile(r"^%ignore\s+(WS|WS_INLINE|_WS)\s*$", re.MULTILINE)
+
+
+def generation_text(text: str) -> str:
+    """The grammar as the model may write it: ignorable whitespace is single spaces.
+
+    A grammar for validation ignores any whitespace (newlines, tabs, runs of
+    blanks); a small model given that freedom drifts into multi-line output.
+    Everything the restricted grammar allows the full one accepts.
+    """
+    if not _IGNORE_WS.search(text):
+        return text
+    text = _IGNORE_WS.sub("%ignore NLQ_GEN_SPACE", text)
+    return text.rstrip("\n") + '\n\n// generation: ignorable whitespace is a single space\nNLQ_GEN_SPACE: " "\n'
+
+
 def narrow_text(text: str, dialect: str, catalog: Catalog, scoped: bool = True) -> tuple[str, dict, list]:
     """(narrowed Lark text, counts per narrowed rule, rules the grammar lacks)."""
     names = catalog_names(dialect, catalog)
@@ -442,8 +485,7 @@ def narrowed_grammar(
     Validated with llguidance when `ll_tokenizer` is given (else at first use by a
     backend); raises `GrammarError` when llguidance refuses the result.
     """
-    spec = dialects.get(dialect)
-    text = grammar_text(spec.grammar_file)
+    text = grammar_text(grammar_file(dialect))
     if disk_cache is None:
         disk_cache = os.environ.get("NLQ_GRAMMAR_CACHE", "1") != "0"
     key = hashlib.sha256(
@@ -464,9 +506,10 @@ def narrowed_grammar(
                 narrowed = None
         if narrowed is None:
             if catalog is None:
-                narrowed = text
+                narrowed = generation_text(text)
             else:
                 narrowed, stats, missing = narrow_text(text, dialect, catalog, scoped)
+                narrowed = generation_text(narrowed)
                 meta = {"narrowed": stats, "missing": missing}
                 if disk_cache:
                     _write_atomic(path, narrowed)
@@ -483,6 +526,16 @@ def narrowed_grammar(
     if ll_tokenizer is not None:
         grammar.validated_spec(ll_tokenizer)
     return grammar
+
+
+def grammar_file(dialect: str) -> str:
+    """The dialect's grammar file name (also while its parser package is still missing)."""
+    if dialect not in RULES:
+        dialects.get(dialect)  # raises the UsageError naming the dialects
+    try:
+        return dialects.get(dialect).grammar_file
+    except (ImportError, AttributeError):
+        return dialect.replace("-", "_") + ".lark"
 
 
 def _write_atomic(path: Path, text: str) -> None:

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 #: a chat prompt: [{"role": "system"|"user"|"assistant", "content": "..."}, ...]
 Messages = list[dict[str, str]]
 
-FINISH_REASONS = ("grammar", "eos", "length", "error")
+FINISH_REASONS = ("grammar", "eos", "stop", "length", "repetition", "error")
 
 
 @dataclass
@@ -35,7 +35,9 @@ class Completion:
     tokens: int = 0
     #: of those, tokens the grammar forced (fast-forwarded, no sampling needed)
     forced_tokens: int = 0
-    #: "grammar" (the grammar reached its end), "eos", "length" (max_tokens), "error"
+    #: "grammar" (the grammar reached its end), "eos", "stop" (the query was complete and the
+    #: model's first choice lay outside the grammar), "length" (max_tokens), "repetition"
+    #: (stopped in a loop), "error"
     finish_reason: str = "grammar"
     error: str | None = None
 

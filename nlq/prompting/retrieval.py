@@ -17,8 +17,8 @@ from collections import Counter
 
 _SPLIT = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
 _STOP = frozenset(
-    "a an the of in on for to by per and or is are was were be what which how many much show me give "
-    "get list all any with from over last during at as it its this that there their my our i we do does "
+    "a an the of in on for to and or is are was were be what which how much show me give "
+    "get list all any with from during at as it its this that there their my our i we do does "
     "did can could would should please tell find display return query value values".split()
 )
 SYNONYMS: dict[str, tuple[str, ...]] = {
@@ -39,6 +39,10 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "availability": ("up",),
     "log": ("line",),
     "status": ("code",),
+    "many": ("count",),
+    "number": ("count",),
+    "per": ("by",),
+    "each": ("by",),
 }
 
 
