@@ -68,6 +68,7 @@ class Matrix:
     ends: np.ndarray  # window end per step (after offset and @)
     range_ms: int
     selector: object = None  # the VectorSelector for absent_over_time
+    modifier: str | None = None  # "anchored" | "smoothed" (Prometheus 3 extended range selectors)
 
 
 @dataclass
@@ -228,6 +229,53 @@ class Evaluator:
             return self.ctx.end_ms
         return round(float(at) * 1000)
 
+    def duration_ms(self, expr, constant: int | None) -> int:
+        """A duration field: its constant, or its `DurationExpr` evaluated (step()/range() known here)."""
+        if expr is None:
+            return int(constant or 0)
+        seconds = self._duration_seconds(expr)
+        if math.isnan(seconds) or math.isinf(seconds):
+            raise PromQLError("duration expression is not a finite number")
+        return round(seconds * 1000)
+
+    def _duration_seconds(self, e) -> float:
+        op = e.op
+        if op == "num":
+            return float(e.value)
+        if op == "dur":
+            return float(e.value) / 1000
+        if op == "step":
+            return self.ctx.step_ms / 1000
+        if op == "range":
+            return (self.ctx.end_ms - self.ctx.start_ms) / 1000
+        if op in ("paren", "pos"):
+            return self._duration_seconds(e.lhs if e.lhs is not None else e.rhs)
+        if op == "neg":
+            return -self._duration_seconds(e.lhs if e.lhs is not None else e.rhs)
+        a = self._duration_seconds(e.lhs)
+        b = self._duration_seconds(e.rhs)
+        if op == "min_of":
+            return min(a, b)
+        if op == "max_of":
+            return max(a, b)
+        if op == "+":
+            return a + b
+        if op == "-":
+            return a - b
+        if op == "*":
+            return a * b
+        if op == "/":
+            if b == 0:
+                raise PromQLError("division by zero in duration expression")
+            return a / b
+        if op == "%":
+            if b == 0:
+                raise PromQLError("modulo by zero in duration expression")
+            return math.fmod(a, b)
+        if op == "^":
+            return a**b
+        raise PromQLError(f"unknown duration operator {op!r}")
+
     def _times(self, at, offset_ms: int, times: np.ndarray) -> np.ndarray:
         at_ms = self._resolve_at(at)
         base = np.full(len(times), at_ms, dtype=np.int64) if at_ms is not None else times
@@ -241,7 +289,10 @@ class Evaluator:
         return tuple(out)
 
     def eval_VectorSelector(self, node, times):
-        t = self._times(node.at, node.offset_ms, times)
+        if getattr(node, "modifier", None):
+            raise PromQLError(f"the {node.modifier} modifier is only allowed on range selectors")
+        offset = self.duration_ms(getattr(node, "offset_expr", None), node.offset_ms)
+        t = self._times(node.at, offset, times)
         lb = self.ctx.lookback_ms
         stored = self.ctx.storage.select(self._matchers(node), int(t.min()) - lb, int(t.max()))
         out = []
@@ -261,27 +312,39 @@ class Evaluator:
 
     def eval_MatrixSelector(self, node, times):
         sel = node.vector
-        t = self._times(sel.at, sel.offset_ms, times)
-        stored = self.ctx.storage.select(self._matchers(sel), int(t.min()) - node.range_ms, int(t.max()))
+        offset = self.duration_ms(getattr(sel, "offset_expr", None), sel.offset_ms)
+        range_ms = self.duration_ms(getattr(node, "range_expr", None), node.range_ms)
+        if range_ms <= 0:
+            raise PromQLError("range selector must have a positive duration")
+        t = self._times(sel.at, offset, times)
+        modifier = getattr(sel, "modifier", None)
+        lookback = self.ctx.lookback_ms if modifier else 0
+        stored = self.ctx.storage.select(self._matchers(sel), int(t.min()) - range_ms - lookback, int(t.max()))
         series = []
         for s in stored:
             keep = ~s.stale
             if not keep.any():
                 continue
             series.append(MSeries(dict(s.labels), s.ts[keep], s.values[keep]))
-        return Matrix(series, t, node.range_ms, sel)
+        m = Matrix(series, t, range_ms, sel)
+        m.modifier = modifier
+        return m
 
     def eval_Subquery(self, node, times):
-        step = node.step_ms or DEFAULT_SUBQUERY_STEP_MS
-        t = self._times(node.at, node.offset_ms, times)
-        lo = int(t.min()) - node.range_ms
+        step = self.duration_ms(getattr(node, "step_expr", None), node.step_ms) or DEFAULT_SUBQUERY_STEP_MS
+        range_ms = self.duration_ms(getattr(node, "range_expr", None), node.range_ms)
+        offset = self.duration_ms(getattr(node, "offset_expr", None), node.offset_ms)
+        if step <= 0 or range_ms <= 0:
+            raise PromQLError("subquery range and step must be positive")
+        t = self._times(node.at, offset, times)
+        lo = int(t.min()) - range_ms
         start = step * trunc_div(lo, step)
         if start <= lo:
             start += step
         end = int(t.max())
         inner_times = np.arange(start, end + 1, step, dtype=np.int64)
         if len(inner_times) == 0:
-            return Matrix([], t, node.range_ms)
+            return Matrix([], t, range_ms)
         value = self.eval(node.expr, inner_times)
         if isinstance(value, Scalar):
             value = Vector([VSeries({}, value.values, np.ones(len(inner_times), bool))])
@@ -289,7 +352,7 @@ class Evaluator:
             raise PromQLError("subquery is only allowed on instant vector")
         series = [MSeries(s.labels, inner_times[s.present], s.values[s.present], s.drop_name)
                   for s in merge_series(value.series) if s.present.any()]
-        return Matrix(series, t, node.range_ms)
+        return Matrix(series, t, range_ms)
 
     # -- aggregations
     def eval_Aggregation(self, node, times):
