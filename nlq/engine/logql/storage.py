@@ -29,13 +29,18 @@ class Entry:
 class LogStore:
     def __init__(self, connection: duckdb.DuckDBPyConnection | None = None):
         self.db = connection or duckdb.connect(":memory:")
-        self.db.execute(
-            "CREATE TABLE IF NOT EXISTS log_streams(stream_id INTEGER, labels MAP(VARCHAR, VARCHAR))"
-        )
-        self.db.execute(
-            "CREATE TABLE IF NOT EXISTS log_lines(stream_id INTEGER, ts BIGINT, line VARCHAR,"
-            " metadata MAP(VARCHAR, VARCHAR))"
-        )
+        # A snapshot's connection already holds the tables, often read-only: create only what is missing.
+        present = {
+            row[0] for row in self.db.execute("SELECT table_name FROM duckdb_tables()").fetchall()
+        }
+        if "log_streams" not in present:
+            self.db.execute(
+                "CREATE TABLE log_streams(stream_id INTEGER, labels MAP(VARCHAR, VARCHAR))"
+            )
+        if "log_lines" not in present:
+            self.db.execute(
+                "CREATE TABLE log_lines(stream_id INTEGER, ts BIGINT, line VARCHAR, metadata MAP(VARCHAR, VARCHAR))"
+            )
         self._ids: dict[tuple, int] = {}
         self._pending: list[tuple] = []
 
