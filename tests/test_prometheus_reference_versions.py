@@ -122,3 +122,41 @@ def test_9_no_staleness_markers_after_import(server):
     # A scraping Prometheus would return nothing right after the marker; the import still answers.
     result = ref.query(NAME, f'process_cpu_seconds_total{{pod="{pod}"}}', (marker + 1000) / 1000)
     assert len(result.series) == 1
+
+
+def _restarting_counter():
+    """A counter series, its first two samples after it (re)starts, where the versions part."""
+    con = open_snapshot(NAME)
+    rows = con.execute("""
+        SELECT s.metric, s.labels, list((p.ts, p.value) ORDER BY p.ts)
+        FROM prom_series s JOIN prom_samples p USING (series_id)
+        WHERE s.metric IN ('process_cpu_seconds_total', 'container_cpu_usage_seconds_total', 'http_requests_total')
+          AND NOT p.stale AND (s.labels['pod'] LIKE 'cart-%' OR s.labels['pod'] LIKE 'checkout-%')
+        GROUP BY 1, 2 HAVING count(*) < 1440 ORDER BY 1, 2::VARCHAR""").fetchall()
+    con.close()
+    for metric, labels, samples in rows:
+        values = [v for _, v in samples]
+        starts = [i for i in range(1, len(values) - 1) if values[i] < values[i - 1]] or [0]
+        k = starts[0]
+        (t1, v1), (t2, v2) = samples[k], samples[k + 1]
+        interval, delta = (t2 - t1) / 1000, v2 - v1
+        if delta > 0 and interval / 2 < interval * v1 / delta < 1.1 * interval:
+            return metric, labels, (t1, v1), (t2, v2)
+    raise AssertionError("no counter restarts where 2.x and 3.x part")
+
+
+def test_11_counter_zero_point_is_cut_before_the_half_interval_cap(server):
+    """rate() just after a counter (re)starts: 2.42 lets the zero point stretch the window
+    up to 1.1 sample intervals; since prometheus/prometheus#13725 (all of 3.x) the
+    half-interval cap comes first and the zero point can only shorten it further."""
+    metric, labels, (t1, v1), (t2, v2) = _restarting_counter()
+    at_ms = t2 + 1000  # the 1m window holds exactly these two samples
+    interval, delta = (t2 - t1) / 1000, v2 - v1
+    to_start, to_end = (t1 - (at_ms - 60_000)) / 1000, (at_ms - t2) / 1000
+    to_zero = interval * v1 / delta
+    rate_2x = delta * (interval + min(to_zero, to_start) + to_end) / interval / 60
+    rate_3x = delta * (interval + min(interval / 2, to_zero) + to_end) / interval / 60
+    selector = ", ".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
+    got = value(ref.query(NAME, f"rate({metric}{{{selector}}}[1m])", at_ms / 1000))
+    assert got == pytest.approx(rate_2x, rel=1e-9)
+    assert got != pytest.approx(rate_3x, rel=1e-3)

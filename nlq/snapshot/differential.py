@@ -74,13 +74,14 @@ def _reference(name: str, query: str, tr: TimeRange) -> Result:
     return ref.query_range(name, query, tr.start_ms / 1000, tr.end_ms / 1000, tr.step_ms / 1000)
 
 
-def run_differential(names: list[str], queries: list[str], instants_per_variant: int = 2,
+def run_differential(names: list[str], queries: list[str], instants_first: int = 2, instants_others: int = 1,
                      range_variants: int = 1) -> list[Outcome]:
     """Evaluate every query with both engines; one Outcome per query.
 
-    On every variant: instant queries at the window's end and inside the error spike
-    (`instants_per_variant` of the times `evaluation_times` offers, end first); on the
-    first `range_variants` variants also the 30-minute range query.
+    Instant queries at the window's end (just before it, see above) and, up to
+    `instants_first` on the first variant and `instants_others` on the others, at the
+    incident times `evaluation_times` offers, earliest first; on the first
+    `range_variants` variants also the 30-minute range query through the error spike.
     """
     from nlq.engine import engine_for
 
@@ -88,7 +89,8 @@ def run_differential(names: list[str], queries: list[str], instants_per_variant:
     for index, name in enumerate(names):
         con = engine_connection(name)
         instants, span = evaluation_times(con)
-        chosen = [instants[-1]] + [t for t in instants[:-1]][: max(instants_per_variant - 1, 0)]
+        wanted = instants_first if index == 0 else instants_others
+        chosen = [instants[-1]] + instants[:-1][: max(wanted - 1, 0)]
         ranges = [TimeRange.instant(t) for t in chosen] + ([span] if index < range_variants else [])
         for outcome in outcomes:
             for tr in ranges:

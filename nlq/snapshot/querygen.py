@@ -25,6 +25,9 @@ AGGREGATIONS = ("sum", "avg", "max", "min", "count")
 OVER_TIME = ("avg_over_time", "max_over_time", "min_over_time", "sum_over_time", "count_over_time",
              "last_over_time", "stddev_over_time", "changes", "deriv", "delta", "present_over_time")
 MATH = ("abs", "ceil", "floor", "sqrt", "ln", "exp", "sgn")
+# Counters whose rates never tie (CPU time, bytes, all requests of a service): topk material.
+TIE_FREE_COUNTERS = ("process_cpu_seconds_total", "container_cpu_usage_seconds_total", "node_cpu_seconds_total",
+                     "node_network_receive_bytes_total", "node_network_transmit_bytes_total", "http_requests_total")
 # Labels that say what a series is, rather than which replica it is: good grouping keys.
 PREFERRED_GROUPING = ("service", "route", "status_code", "method", "job", "mode", "db", "topic", "namespace",
                       "grpc_code", "grpc_method", "state", "operation", "queue", "consumergroup", "container")
@@ -133,11 +136,13 @@ class QueryGenerator:
         return f"{agg}{self.by(labels, keyword)} ({self.selector(metric)})"
 
     def q_topk(self) -> str:
-        metric = self.pick(self.counters)
+        # Only counters that always move: among equal values (rates of 0) topk's pick is
+        # the implementation's, not PromQL's.
+        metric = self.catalog.metrics[self.pick(TIE_FREE_COUNTERS)]
         k = self.rng.choice((1, 3, 5))
         fn = self.rng.choice(("topk", "bottomk"))
-        labels = self.grouping(metric)
-        return f"{fn}({k}, sum{self.by(labels)} (rate({self.selector(metric)}[5m])))"
+        labels = self.grouping(metric, exclude=("status_code", "method"))
+        return f"{fn}({k}, sum{self.by(labels)} (rate({metric.name}[5m])))"
 
     def q_quantile(self) -> str:
         metric = self.pick(self.gauges)
