@@ -158,7 +158,7 @@ class _ToAst(Transformer):
         return str(children[0])
 
     def label_ref(self, meta, children):
-        return children[0]
+        return str(children[0])
 
     def label_value(self, meta, children):
         return self._str(children[0])
