@@ -289,11 +289,14 @@ class Evaluator:
         return tuple(out)
 
     def eval_VectorSelector(self, node, times):
-        if getattr(node, "modifier", None):
-            raise PromQLError(f"the {node.modifier} modifier is only allowed on range selectors")
+        modifier = getattr(node, "modifier", None)
+        if modifier == "anchored":
+            raise PromQLError("the anchored modifier is only allowed on range selectors")
         offset = self.duration_ms(getattr(node, "offset_expr", None), node.offset_ms)
         t = self._times(node.at, offset, times)
         lb = self.ctx.lookback_ms
+        if modifier == "smoothed":
+            return self._smoothed(node, t)
         stored = self.ctx.storage.select(self._matchers(node), int(t.min()) - lb, int(t.max()))
         out = []
         for s in stored:
@@ -310,6 +313,36 @@ class Evaluator:
                                np.where(ok, s.ts[safe], 0)))
         return Vector(out)
 
+    def _smoothed(self, node, t):
+        """`x smoothed`: the value at t interpolated between the samples around it (within the lookback)."""
+        lb = self.ctx.lookback_ms
+        stored = self.ctx.storage.select(self._matchers(node), int(t.min()) - lb, int(t.max()) + lb)
+        out = []
+        for s in stored:
+            keep = ~s.stale
+            ts, vs = s.ts[keep], s.values[keep]
+            vals = np.full(len(t), np.nan)
+            present = np.zeros(len(t), dtype=bool)
+            for i, dt in enumerate(t):
+                a = np.searchsorted(ts, dt - lb, side="right")
+                b = np.searchsorted(ts, dt + lb, side="right")
+                wts, wvs = ts[a:b], vs[a:b]
+                if len(wts) == 0:
+                    continue
+                j = int(np.searchsorted(wts, dt, side="left"))
+                if j < len(wts) and wts[j] == dt:
+                    vals[i] = wvs[j]
+                elif 0 < j < len(wts):
+                    vals[i] = interpolate(wts[j - 1], wvs[j - 1], wts[j], wvs[j], dt, False)
+                elif j > 0:
+                    vals[i] = wvs[j - 1]
+                else:
+                    continue
+                present[i] = True
+            if present.any():
+                out.append(VSeries(dict(s.labels), vals, present))
+        return Vector(out)
+
     def eval_MatrixSelector(self, node, times):
         sel = node.vector
         offset = self.duration_ms(getattr(sel, "offset_expr", None), sel.offset_ms)
@@ -319,7 +352,9 @@ class Evaluator:
         t = self._times(sel.at, offset, times)
         modifier = getattr(sel, "modifier", None)
         lookback = self.ctx.lookback_ms if modifier else 0
-        stored = self.ctx.storage.select(self._matchers(sel), int(t.min()) - range_ms - lookback, int(t.max()))
+        ahead = self.ctx.lookback_ms if modifier == "smoothed" else 0
+        stored = self.ctx.storage.select(self._matchers(sel), int(t.min()) - range_ms - lookback,
+                                         int(t.max()) + ahead)
         series = []
         for s in stored:
             keep = ~s.stale
@@ -392,6 +427,12 @@ class Evaluator:
         if isinstance(value, Matrix):
             return value
         raise PromQLError("expected a range vector argument")
+
+
+def interpolate(t1, y1, t2, y2, t, is_counter: bool) -> float:
+    if is_counter and y2 < y1:
+        y1 = 0.0
+    return float(y1 + (y2 - y1) * (t - t1) / (t2 - t1))
 
 
 def merge_series(series: list[VSeries], drop: bool = False) -> list[VSeries]:

@@ -7,6 +7,7 @@ import math
 import numpy as np
 
 from nlq.engine.promql.evaluator import (
+    LOOKBACK_MS,
     NAME,
     Matrix,
     MSeries,
@@ -19,6 +20,7 @@ from nlq.engine.promql.evaluator import (
     days_in_month,
     expand_template,
     go_regex,
+    interpolate,
     kahan_sum,
     kind,
     unwrap,
@@ -350,9 +352,104 @@ def _over_time(fn, min_samples=1, keep_name=False, pass_index=False):
     return apply
 
 
+def _extended_window(m: Matrix, s: MSeries, i: int):
+    """Samples of an anchored/smoothed window: from a lookback before its start (to its end + lookback)."""
+    lb = LOOKBACK_MS
+    start = m.ends[i] - m.range_ms
+    end = m.ends[i] + (lb if m.modifier == "smoothed" else 0)
+    a = np.searchsorted(s.ts, start - lb, side="right")
+    b = np.searchsorted(s.ts, end, side="right")
+    return s.ts[a:b], s.values[a:b]
+
+
+def _extended(m: Matrix, times, compute):
+    out = []
+    for s in m.series:
+        vals = np.full(len(times), np.nan)
+        present = np.zeros(len(times), dtype=bool)
+        for i in range(len(times)):
+            ts, vs = _extended_window(m, s, i)
+            if len(ts) == 0:
+                continue
+            r = compute(ts, vs, int(m.ends[i] - m.range_ms), int(m.ends[i]))
+            if r is None:
+                continue
+            vals[i] = r
+            present[i] = True
+        if present.any():
+            out.append(VSeries(s.labels, vals, present, True))
+    return Vector(out)
+
+
+def _extended_rate(m: Matrix, is_counter: bool, is_rate: bool):
+    smoothed = m.modifier == "smoothed"
+
+    def compute(ts, f, range_start, range_end):
+        last = len(ts) - 1
+        first = max(0, _search(last, lambda k: ts[k] > range_start) - 1)
+        if smoothed:
+            last = _search(last, lambda k: ts[k] >= range_end)
+        if ts[last] <= range_start:
+            return None
+        if smoothed and ts[first] > range_end:
+            return None
+        if smoothed and ts[first] < range_start:
+            left = interpolate(ts[first], f[first], ts[first + 1], f[first + 1], range_start, is_counter)
+        else:
+            left = float(f[first])
+        if smoothed and last > 0 and ts[last] > range_end:
+            right = interpolate(ts[last - 1], f[last - 1], ts[last], f[last], range_end, is_counter)
+        else:
+            right = float(f[last])
+        result = right - left
+        if is_counter:
+            lo, hi = first, last
+            if ts[lo] <= range_start:
+                lo += 1
+            if ts[hi] >= range_end:
+                hi -= 1
+            prev = left
+            for v in f[lo:hi + 1]:
+                if v < prev:
+                    result += prev
+                prev = v
+            if right < prev:
+                result += prev
+        if is_rate:
+            result /= m.range_ms / 1000
+        return result
+
+    return compute
+
+
+def _search(n: int, pred) -> int:
+    """Go's sort.Search: the smallest k in [0, n) with pred(k), else n."""
+    lo, hi = 0, n
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if pred(mid):
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
+
+
+def _anchored_count(fn):
+    def compute(ts, f, range_start, range_end):
+        last_le = int(np.searchsorted(ts, range_start, side="right")) - 1
+        if last_le + 1 >= len(ts):
+            return None
+        start = max(last_le, 0)
+        return fn(ts[start:], f[start:])
+
+    return compute
+
+
 def _extrapolated(is_counter: bool, is_rate: bool):
     def apply(ev, node, times):
         m = ev.matrix_arg(node.args[0], times)
+        if m.modifier:
+            return _extended(m, times, _extended_rate(m, is_counter, is_rate))
 
         def compute(ts, vals, i):
             if len(ts) < 2:
@@ -409,6 +506,18 @@ def _instant_value(is_rate: bool):
         return result
 
     return _over_time(compute, 2)
+
+
+def _anchorable(fn):
+    plain = _over_time(fn)
+
+    def apply(ev, node, times):
+        m = ev.matrix_arg(node.args[0], times)
+        if m.modifier == "anchored":
+            return _extended(m, times, _anchored_count(fn))
+        return plain(ev, node, times, m)
+
+    return apply
 
 
 def _changes(ts, vals):
@@ -951,8 +1060,8 @@ RANGE_FUNCS = {
     "delta": _extrapolated(False, False),
     "irate": _instant_value(True),
     "idelta": _instant_value(False),
-    "changes": _over_time(_changes),
-    "resets": _over_time(_resets),
+    "changes": _anchorable(_changes),
+    "resets": _anchorable(_resets),
     "sum_over_time": _over_time(_sum),
     "avg_over_time": _over_time(_avg),
     "min_over_time": _over_time(_min),
@@ -995,7 +1104,26 @@ NATIVE_HISTOGRAM_FUNCS = {"histogram_count", "histogram_sum", "histogram_avg",
                           "histogram_stddev", "histogram_stdvar"}
 
 
+ANCHORED_SAFE = ("changes", "delta", "increase", "rate", "resets")
+SMOOTHED_SAFE = ("delta", "increase", "rate")
+
+
+def _check_modifiers(node):
+    for arg in node.args:
+        arg = unwrap(arg)
+        if kind(arg) != "MatrixSelector":
+            continue
+        modifier = getattr(arg.vector, "modifier", None)
+        if modifier == "anchored" and node.func not in ANCHORED_SAFE:
+            raise PromQLError(f"anchored modifier can only be used with: {', '.join(ANCHORED_SAFE)} - "
+                              f"not with {node.func}")
+        if modifier == "smoothed" and node.func not in SMOOTHED_SAFE:
+            raise PromQLError(f"smoothed modifier can only be used with: {', '.join(SMOOTHED_SAFE)} - "
+                              f"not with {node.func}")
+
+
 def call(ev, node, times):
+    _check_modifiers(node)
     fn = FUNCS.get(node.func)
     if fn is None:
         if node.func in NATIVE_HISTOGRAM_FUNCS:
