@@ -143,20 +143,21 @@ def test_queries_are_canonical_and_pass_the_catalog_checks(dialect):
 
 
 def _snapshot_connection(dialect: str):
-    from nlq.snapshot.store import open_snapshot
+    from nlq.snapshot.store import open_snapshot, snapshot_path
 
-    conn = open_snapshot(SNAPSHOT)
+    conn = open_snapshot(SNAPSHOT)  # builds the snapshot on first use
     if dialect != "logql":
         return conn
     # The LogQL engine's LogStore runs CREATE TABLE IF NOT EXISTS, which a
     # read-only connection refuses: give it an in-memory copy of the log tables.
     import duckdb
 
-    memory = duckdb.connect(":memory:")
-    for table in ("log_streams", "log_lines", "meta"):
-        rows = conn.execute(f"SELECT * FROM {table}").fetch_arrow_table()  # noqa: F841 - read by DuckDB
-        memory.execute(f"CREATE TABLE {table} AS SELECT * FROM rows")
     conn.close()
+    memory = duckdb.connect(":memory:")
+    memory.execute(f"ATTACH '{snapshot_path(SNAPSHOT)}' AS snapshot (READ_ONLY)")
+    for table in ("log_streams", "log_lines", "meta"):
+        memory.execute(f"CREATE TABLE {table} AS SELECT * FROM snapshot.{table}")
+    memory.execute("DETACH snapshot")
     return memory
 
 

@@ -1,0 +1,602 @@
+"""Query composers: one per dialect, each turning a catalog into drafted queries.
+
+A `Draft` is a query plus the *slots* that say what it means (the subject, the
+filters, the grouping, the window, the function), so that `nlq.training.pairs`
+can phrase it without parsing it back.  Composers only use what a catalog
+declares: metric types decide the function (counters are rated, gauges are
+aggregated or `deriv`ed, histogram buckets go through `histogram_quantile`,
+Datadog counts get `.as_count()`, distributions get percentiles), labels with
+known values become filters, labels with a handful of values become groupings.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from nlq.catalog import Catalog, Metric
+
+# Labels that are mechanics of a metric type, never a filter or a grouping.
+_MECHANICS = {"le", "quantile", "__name__"}
+_MAX_GROUP_VALUES = 30  # more values than this makes a grouping a high-cardinality trap
+WINDOWS = ("5m", "5m", "5m", "1m", "10m", "15m", "30m", "1h")
+STATUS_NAMES = re.compile(r"(^|[._])(status|status_code|code)$")
+
+
+@dataclass
+class Draft:
+    stratum: str  # filter, aggregation, rate, join, edge
+    kind: str  # the template, which picks the phrasings
+    query: str
+    slots: dict = field(default_factory=dict)
+
+
+# ---------------------------------------------------------------------------- helpers
+def prom_string(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def regex_alternation(values: list[str]) -> str:
+    """`a|b` with RE2 metacharacters escaped (as text for a regex matcher)."""
+    return "|".join(re.sub(r"([.*+?()\[\]{}|^$\\])", r"\\\1", v) for v in values)
+
+
+def _filters(metric_labels: dict[str, list[str]], high: list[str]) -> dict[str, list[str]]:
+    """Labels usable as filters: known values, not mechanics, not high-cardinality."""
+    return {k: v for k, v in metric_labels.items() if v and k not in _MECHANICS and k not in high}
+
+
+def _groupings(metric_labels: dict[str, list[str]], high: list[str]) -> list[str]:
+    return [
+        k
+        for k, v in metric_labels.items()
+        if k not in _MECHANICS and k not in high and 2 <= len(v) <= _MAX_GROUP_VALUES
+    ]
+
+
+# Labels that name the thing a question is usually about; preferred as filters.
+SUBJECT_LABELS = {"service", "job", "app", "application", "container", "deployment",
+                  "kube_deployment", "kube_container_name", "component"}  # fmt: skip
+_FEW_VALUES = 12
+
+
+class _Pick:
+    """Seeded choices that tolerate empty candidates (a template then yields nothing)."""
+
+    def __init__(self, rng: random.Random):
+        self.rng = rng
+
+    def filter_labels(self, usable: dict[str, list[str]], k: int) -> list[str]:
+        """`k` labels to filter on, favouring subjects and labels with few values over ids."""
+        names = sorted(usable)
+        chosen: list[str] = []
+        for _ in range(min(k, len(names))):
+            left = [n for n in names if n not in chosen]
+            weights = [
+                3.0 if n in SUBJECT_LABELS else 1.0 if len(usable[n]) <= _FEW_VALUES else 0.15
+                for n in left
+            ]
+            chosen.append(self.rng.choices(left, weights)[0])
+        return chosen
+
+    def one(self, items):
+        items = list(items)
+        return self.rng.choice(items) if items else None
+
+    def some(self, items, k: int):
+        items = list(items)
+        return self.rng.sample(items, min(k, len(items)))
+
+
+# ---------------------------------------------------------------------------- PromQL
+def _prom_metrics(catalog: Catalog) -> dict[str, list[Metric]]:
+    kinds: dict[str, list[Metric]] = {"counter": [], "gauge": [], "bucket": [], "family": []}
+    for m in catalog.metrics.values():
+        if m.name.endswith("_bucket") and "le" in m.labels:
+            kinds["bucket"].append(m)
+            base = m.name[: -len("_bucket")]
+            if base + "_sum" in catalog.metrics and base + "_count" in catalog.metrics:
+                kinds["family"].append(m)
+        elif m.type == "counter" or (m.type == "unknown" and m.name.endswith("_total")):
+            kinds["counter"].append(m)
+        elif m.type in ("gauge", "unknown") and not m.name.endswith(("_sum", "_count")):
+            kinds["gauge"].append(m)
+    return kinds
+
+
+def _agg(op: str, by: str | None, inner: str) -> str:
+    """`sum(x)` or `sum by (l) (x)`, as the canonical formatter writes them."""
+    return f"{op} by ({by}) ({inner})" if by else f"{op}({inner})"
+
+
+def _prom_selector(name: str, matchers: list[tuple[str, str, str]]) -> str:
+    if not matchers:
+        return name
+    return name + "{" + ",".join(f"{k}{op}{prom_string(v)}" for k, op, v in matchers) + "}"
+
+
+def compose_promql(catalog: Catalog, rng: random.Random) -> Draft | None:
+    pick = _Pick(rng)
+    kinds = _prom_metrics(catalog)
+    template = pick.one(t for t, needs in _PROM_TEMPLATES if kinds[needs])
+    if template is None:
+        return None
+    return template(kinds, pick)
+
+
+def _prom_base(metric: Metric, pick: _Pick, k: int = 1):
+    usable = _filters(metric.labels, metric.high_cardinality)
+    matchers = [(lbl, "=", pick.one(usable[lbl])) for lbl in pick.filter_labels(usable, k)]
+    by = pick.one(
+        g
+        for g in _groupings(metric.labels, metric.high_cardinality)
+        if g not in {m[0] for m in matchers}
+    )
+    return matchers, by
+
+
+def _slots(metric: Metric, matchers, by=None, window=None, **extra) -> dict:
+    return {
+        "metric": metric.name,
+        "help": metric.help,
+        "filters": matchers,
+        "by": by,
+        "window": window,
+        **extra,
+    }
+
+
+def _p_gauge_selector(kinds, pick):
+    m = pick.one(kinds["gauge"])
+    matchers, _ = _prom_base(m, pick, k=pick.one([1, 1, 2]))
+    return Draft("filter", "show", _prom_selector(m.name, matchers), _slots(m, matchers))
+
+
+def _p_gauge_aggregate(kinds, pick):
+    m = pick.one(kinds["gauge"])
+    matchers, by = _prom_base(m, pick, k=pick.one([0, 1]))
+    op = pick.one(["sum", "avg", "max", "min"])
+    query = _agg(op, by, _prom_selector(m.name, matchers))
+    return Draft("aggregation", "gauge_agg", query, _slots(m, matchers, by, op=op))
+
+
+def _p_counter_rate(kinds, pick):
+    m = pick.one(kinds["counter"])
+    matchers, by = _prom_base(m, pick, k=pick.one([0, 1, 1]))
+    window = pick.one(WINDOWS)
+    inner = f"rate({_prom_selector(m.name, matchers)}[{window}])"
+    if by and pick.one([True, False]):
+        return Draft(
+            "aggregation", "rate_by", f"sum by ({by}) ({inner})", _slots(m, matchers, by, window)
+        )
+    return Draft("rate", "rate", f"sum({inner})", _slots(m, matchers, None, window))
+
+
+def _p_counter_increase(kinds, pick):
+    m = pick.one(kinds["counter"])
+    matchers, by = _prom_base(m, pick)
+    window = pick.one(["15m", "30m", "1h", "6h"])
+    query = _agg("sum", by, f"increase({_prom_selector(m.name, matchers)}[{window}])")
+    return Draft("rate", "increase", query, _slots(m, matchers, by, window))
+
+
+def _p_topk(kinds, pick):
+    m = pick.one(kinds["counter"])
+    matchers, by = _prom_base(m, pick, k=pick.one([0, 1]))
+    if not by:
+        return None
+    k = pick.one([3, 5, 10])
+    query = f"topk({k}, sum by ({by}) (rate({_prom_selector(m.name, matchers)}[5m])))"
+    return Draft("aggregation", "topk", query, _slots(m, matchers, by, "5m", k=k))
+
+
+def _p_offset(kinds, pick):
+    m = pick.one(kinds["counter"])
+    matchers, _ = _prom_base(m, pick)
+    window = pick.one(["5m", "10m"])
+    sel = _prom_selector(m.name, matchers)
+    if pick.one([True, False]):
+        query = f"sum(rate({sel}[{window}])) / sum(rate({sel}[{window}] offset 1h))"
+        return Draft("rate", "vs_hour_ago", query, _slots(m, matchers, None, window))
+    query = f"sum(rate({sel}[{window}] offset 1h))"
+    return Draft("rate", "hour_ago", query, _slots(m, matchers, None, window))
+
+
+def _p_quantile(kinds, pick):
+    m = pick.one(kinds["bucket"])
+    matchers, by = _prom_base(m, pick, k=pick.one([0, 1, 1]))
+    q = pick.one([0.5, 0.9, 0.95, 0.99, 0.99])
+    window = pick.one(["5m", "5m", "10m"])
+    keep = f"{by}, le" if by and pick.one([True, False]) else "le"
+    query = (
+        f"histogram_quantile({q:g}, sum by ({keep}) "
+        f"(rate({_prom_selector(m.name, matchers)}[{window}])))"
+    )
+    return Draft(
+        "aggregation",
+        "quantile",
+        query,
+        _slots(m, matchers, by if keep != "le" else None, window, q=q),
+    )
+
+
+def _p_average_from_family(kinds, pick):
+    m = pick.one(kinds["family"])
+    base = m.name[: -len("_bucket")]
+    matchers, _ = _prom_base(m, pick)
+    sel = lambda suffix: _prom_selector(base + suffix, matchers)  # noqa: E731
+    query = f"sum(rate({sel('_sum')}[5m])) / sum(rate({sel('_count')}[5m]))"
+    return Draft("join", "average", query, _slots(m, matchers, None, "5m"))
+
+
+def _p_share(kinds, pick):
+    m = pick.one(kinds["counter"])
+    usable = _filters(m.labels, m.high_cardinality)
+    label = pick.one(lbl for lbl, vs in usable.items() if len(vs) >= 2)
+    if label is None:
+        return None
+    errors = sorted({v for v in usable[label] if re.fullmatch(r"5\d\d", v)})
+    if STATUS_NAMES.search(label) and errors:
+        matcher, kind = (label, "=~", "5.."), "error_ratio"
+    else:
+        matcher, kind = (label, "=", pick.one(usable[label])), "share"
+    others, by = _prom_base(m, pick, k=pick.one([0, 1]))
+    others = [o for o in others if o[0] != label]
+    by = by if by != label else None
+    part = _prom_selector(m.name, others + [matcher])
+    whole = _prom_selector(m.name, others)
+    query = f"{_agg('sum', by, f'rate({part}[5m])')} / {_agg('sum', by, f'rate({whole}[5m])')}"
+    return Draft("join", kind, query, _slots(m, others, by, "5m", part=matcher))
+
+
+def _p_gauge_change(kinds, pick):
+    m = pick.one(kinds["gauge"])
+    matchers, _ = _prom_base(m, pick)
+    fn = pick.one(["deriv", "delta", "max_over_time", "avg_over_time"])
+    window = pick.one(["30m", "1h"]) if fn in ("deriv", "delta") else pick.one(["1h", "6h"])
+    query = f"{fn}({_prom_selector(m.name, matchers)}[{window}])"
+    stratum = "rate" if fn in ("deriv", "delta") else "aggregation"
+    return Draft(stratum, fn, query, _slots(m, matchers, None, window))
+
+
+def _p_negation(kinds, pick):
+    m = pick.one(kinds["counter"])
+    usable = _filters(m.labels, m.high_cardinality)
+    label = pick.one(lbl for lbl, vs in usable.items() if len(vs) >= 3)
+    if label is None:
+        return None
+    excluded = sorted(pick.some(usable[label], pick.one([1, 2])))
+    if len(excluded) == 1:
+        matcher, kind = (label, "!=", excluded[0]), "exclude"
+    else:
+        matcher, kind = (label, "!~", regex_alternation(excluded)), "exclude_list"
+    query = f"sum by ({label}) (rate({_prom_selector(m.name, [matcher])}[5m]))"
+    return Draft("edge", kind, query, _slots(m, [], label, "5m", excluded=(label, excluded)))
+
+
+def _p_include_regex(kinds, pick):
+    m = pick.one(kinds["counter"] + kinds["gauge"])
+    usable = _filters(m.labels, m.high_cardinality)
+    label = pick.one(lbl for lbl, vs in usable.items() if len(vs) >= 3)
+    if label is None:
+        return None
+    chosen = sorted(pick.some(usable[label], 2))
+    sel = _prom_selector(m.name, [(label, "=~", regex_alternation(chosen))])
+    query = f"sum by ({label}) (rate({sel}[5m]))" if m in kinds["counter"] else sel
+    return Draft("edge", "either", query, _slots(m, [], None, "5m", either=(label, chosen)))
+
+
+def _p_absent(kinds, pick):
+    m = pick.one(kinds["gauge"] + kinds["counter"])
+    matchers, _ = _prom_base(m, pick)
+    return Draft(
+        "edge", "absent", f"absent({_prom_selector(m.name, matchers)})", _slots(m, matchers)
+    )
+
+
+_PROM_TEMPLATES: list[tuple[Callable, str]] = [
+    (_p_gauge_selector, "gauge"), (_p_gauge_selector, "gauge"), (_p_gauge_aggregate, "gauge"),
+    (_p_counter_rate, "counter"), (_p_counter_rate, "counter"), (_p_counter_increase, "counter"),
+    (_p_topk, "counter"), (_p_offset, "counter"), (_p_offset, "counter"), (_p_quantile, "bucket"),
+    (_p_quantile, "bucket"), (_p_average_from_family, "family"), (_p_share, "counter"),
+    (_p_share, "counter"), (_p_gauge_change, "gauge"), (_p_negation, "counter"),
+    (_p_include_regex, "counter"), (_p_absent, "gauge"),
+]  # fmt: skip
+
+
+# ---------------------------------------------------------------------------- LogQL
+def _logql_selector(matchers: list[tuple[str, str, str]]) -> str:
+    return "{" + ", ".join(f"{k}{op}{prom_string(v)}" for k, op, v in matchers) + "}"
+
+
+def compose_logql(
+    catalog: Catalog, rng: random.Random, parsers: dict[str, str] | None = None
+) -> Draft | None:
+    pick = _Pick(rng)
+    labels = {k: v for k, v in catalog.log_labels.items() if v}
+    if not labels:
+        return None
+    groupable = [k for k, v in labels.items() if 2 <= len(v) <= _MAX_GROUP_VALUES]
+    stream_label = pick.filter_labels({k: labels[k] for k in groupable or labels}, 1)[0]
+    value = pick.one(labels[stream_label])
+    base = [(stream_label, "=", value)]
+    parser = (parsers or {}).get(value, "json")
+    level = next((k for k in labels if k in ("level", "severity", "detected_level")), None)
+    errors = level and next((v for v in labels[level] if v in ("error", "err", "ERROR")), None)
+    fields = catalog.log_fields
+    # Phrases make good line filters; single words such as a level or a version do not.
+    texts = [
+        v
+        for f in fields.values()
+        if f.kind == "string"
+        for v in f.values
+        if " " in v and len(v) <= 60
+    ]
+    status = next(
+        (n for n, f in fields.items() if f.kind == "number" and STATUS_NAMES.search(n)), None
+    )
+    duration = next((n for n, f in fields.items() if f.kind == "duration"), None)
+    by = pick.one(g for g in groupable if g != stream_label)
+    window = pick.one(WINDOWS)
+    slots = {"filters": base, "by": by, "window": window, "subject": "logs"}
+    sel = _logql_selector(base)
+    options = ["lines", "count_by", "rate", "vs_hour_ago", "negation", "either"]
+    if texts:
+        options += ["contains", "contains_rate"]
+    if errors:
+        options += ["errors", "error_share"]
+    if status:
+        options += ["status_filter", "status_count"]
+    if duration:
+        options += ["duration_quantile", "slow"]
+    kind = pick.one(options)
+    if kind == "lines":
+        extra = pick.one(g for g in labels if g != stream_label)
+        if extra and pick.one([True, False]):
+            base = base + [(extra, "=", pick.one(labels[extra]))]
+        return Draft("filter", "show_logs", _logql_selector(base), {**slots, "filters": base})
+    if kind == "contains":
+        text = pick.one(texts)
+        return Draft("filter", "contains", f"{sel} |= {prom_string(text)}", {**slots, "text": text})
+    if kind == "errors":
+        query = _logql_selector(base + [(level, "=", errors)])
+        return Draft("filter", "error_logs", query, slots)
+    if kind == "status_filter":
+        return Draft("filter", "status_5xx", f"{sel} | {parser} | {status} >= 500", slots)
+    if kind == "slow":
+        return Draft(
+            "filter", "slow", f"{sel} | {parser} | {duration} > 1s", {**slots, "threshold": "1s"}
+        )
+    if kind == "count_by" and by:
+        query = f"sum by ({by}) (count_over_time({sel}[{window}]))"
+        return Draft("aggregation", "count_by", query, slots)
+    if kind == "status_count":
+        query = f"sum(count_over_time({sel} | {parser} | {status} >= 500 [{window}]))"
+        return Draft("aggregation", "status_count", query, slots)
+    if kind == "duration_quantile":
+        q = pick.one([0.5, 0.9, 0.95, 0.99])
+        query = (
+            f"quantile_over_time({q:g}, {sel} | {parser} | unwrap duration_seconds({duration}) "
+            f"[{window}]) by ({stream_label})"
+        )
+        return Draft(
+            "aggregation",
+            "quantile",
+            query,
+            {**slots, "q": q, "subject": "request duration", "by": stream_label},
+        )
+    if kind == "contains_rate":
+        text = pick.one(texts)
+        query = f"sum(rate({sel} |= {prom_string(text)} [{window}]))"
+        return Draft("rate", "contains_rate", query, {**slots, "text": text})
+    if kind == "vs_hour_ago":
+        query = f"sum(count_over_time({sel}[{window}])) / sum(count_over_time({sel}[{window}] offset 1h))"
+        return Draft("rate", "vs_hour_ago", query, slots)
+    if kind == "error_share":
+        err = _logql_selector(base + [(level, "=", errors)])
+        query = f"sum(count_over_time({err}[{window}])) / sum(count_over_time({sel}[{window}]))"
+        return Draft("join", "error_ratio", query, slots)
+    if kind == "negation" and texts:
+        text = pick.one(texts)
+        return Draft(
+            "edge", "without_text", f"{sel} != {prom_string(text)}", {**slots, "text": text}
+        )
+    if kind == "either" and len(labels[stream_label]) >= 3:
+        chosen = sorted(pick.some(labels[stream_label], 2))
+        query = f"sum by ({stream_label}) (rate({_logql_selector([(stream_label, '=~', regex_alternation(chosen))])}[{window}]))"
+        return Draft("edge", "either_rate", query, {**slots, "either": (stream_label, chosen)})
+    query = f"sum(rate({sel}[{window}]))"
+    return Draft("rate", "rate", query, slots)
+
+
+# ---------------------------------------------------------------------------- Datadog
+_DD_VALUE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-/:]*$")
+
+
+def _dd_tags(metric: Metric) -> dict[str, list[str]]:
+    """Tags whose values a query can spell without quoting."""
+    usable = _filters(metric.labels, metric.high_cardinality)
+    return {
+        k: [v for v in vs if _DD_VALUE.match(v)]
+        for k, vs in usable.items()
+        if any(_DD_VALUE.match(v) for v in vs)
+    }
+
+
+def _dd_scope(filters: list[tuple[str, str]], negated: bool = False) -> str:
+    if not filters:
+        return "{*}"
+    return "{" + ",".join(("!" if negated else "") + f"{k}:{v}" for k, v in filters) + "}"
+
+
+def compose_datadog_metrics(catalog: Catalog, rng: random.Random) -> Draft | None:
+    pick = _Pick(rng)
+    metric = pick.one(catalog.metrics.values())
+    if metric is None:
+        return None
+    tags = _dd_tags(metric)
+    key = pick.filter_labels(tags, 1)[0] if tags and pick.rng.random() < 0.85 else None
+    filters = [(key, pick.one(tags[key]))] if key else []
+    by = pick.one(g for g in _groupings(metric.labels, metric.high_cardinality) if g != key)
+    by = by if pick.rng.random() < 0.6 else None
+    group = f" by {{{by}}}" if by else ""
+    scope = _dd_scope(filters)
+    slots = {
+        "metric": metric.name,
+        "help": metric.help,
+        "filters": [(k, "=", v) for k, v in filters],
+        "by": by,
+        "window": None,
+    }
+    if metric.type in ("count", "rate"):
+        rate = ".as_count()" if metric.type == "count" else ""
+        q = f"sum:{metric.name}{scope}{group}{rate}"
+        options = ["total", "per_second", "vs_hour_ago", "rollup", "exclude", "top", "share"]
+        kind = pick.one(options)
+        counted = "dd_count" if metric.type == "count" else "rate"
+        if kind == "total":
+            return Draft("aggregation" if by else "filter", counted, q, slots)
+        if kind == "per_second":
+            return Draft(
+                "rate",
+                "rate",
+                f"sum:{metric.name}{scope}{group}.as_rate()",
+                {**slots, "window": None},
+            )
+        if kind == "vs_hour_ago":
+            return Draft("rate", "vs_hour_ago", f"{q} / hour_before({q})", slots)
+        if kind == "rollup":
+            seconds = pick.one([60, 300, 3600])
+            return Draft(
+                "rate", "rollup_sum", f"{q}.rollup(sum, {seconds})", {**slots, "seconds": seconds}
+            )
+        if kind == "top" and by:
+            k = pick.one([3, 5, 10])
+            return Draft("aggregation", "topk", f"top({q}, {k}, 'sum', 'desc')", {**slots, "k": k})
+        if kind == "share" and key and len(tags[key]) >= 2:
+            gscope = _dd_scope([])
+            query = f"{q} / sum:{metric.name}{gscope}{group}{rate}"
+            return Draft(
+                "join", "share", query, {**slots, "filters": [], "part": (key, "=", filters[0][1])}
+            )
+        if key:
+            query = f"sum:{metric.name}{_dd_scope(filters, negated=True)}{group}{rate}"
+            return Draft(
+                "edge",
+                "exclude",
+                query,
+                {**slots, "filters": [], "excluded": (key, [filters[0][1]])},
+            )
+        return Draft("aggregation" if by else "filter", counted, q, slots)
+    if metric.type == "distribution":
+        p = pick.one(["p50", "p90", "p95", "p99"])
+        return Draft(
+            "aggregation",
+            "quantile",
+            f"{p}:{metric.name}{scope}{group}",
+            {**slots, "q": float("0." + p[1:])},
+        )
+    op = pick.one(["avg", "avg", "max", "min", "sum"])
+    q = f"{op}:{metric.name}{scope}{group}"
+    kind = pick.one(["show", "show", "vs_hour_ago", "rollup", "exclude_list", "ratio"])
+    if kind == "vs_hour_ago":
+        return Draft("rate", "change_hour", f"{q} - hour_before({q})", slots)
+    if kind == "rollup":
+        seconds = pick.one([60, 300, 600])
+        query = f"max:{metric.name}{scope}{group}.rollup(max, {seconds})"
+        return Draft("rate", "rollup_max", query, {**slots, "seconds": seconds})
+    if kind == "exclude_list" and key and len(tags[key]) >= 3:
+        excluded = sorted(pick.some(tags[key], 2))
+        query = f"{op}:{metric.name}{{{key} NOT IN ({', '.join(excluded)})}}{group}"
+        return Draft(
+            "edge", "exclude_list", query, {**slots, "filters": [], "excluded": (key, excluded)}
+        )
+    if kind == "ratio":
+        partner = _dd_partner(catalog, metric)
+        if partner is not None:
+            shared = by if by in partner.labels else None
+            grp = f" by {{{shared}}}" if shared else ""
+            query = f"avg:{metric.name}{{*}}{grp} / avg:{partner.name}{{*}}{grp}"
+            return Draft(
+                "join",
+                "ratio",
+                query,
+                {**slots, "filters": [], "by": shared, "other": partner.name},
+            )
+    return Draft(
+        "aggregation" if by else "filter", "gauge_agg" if by else "show", q, {**slots, "op": op}
+    )
+
+
+def _dd_partner(catalog: Catalog, metric: Metric) -> Metric | None:
+    """A gauge of the same family (`system.mem.used` / `system.mem.total`)."""
+    prefix = metric.name.rsplit(".", 1)[0]
+    for other in catalog.metrics.values():
+        if (
+            other.name != metric.name
+            and other.type == "gauge"
+            and other.name.rsplit(".", 1)[0] == prefix
+        ):
+            return other
+    return None
+
+
+def _dd_log_value(value: str) -> str:
+    return value if re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.\-]*", value) else prom_string(value)
+
+
+def compose_datadog_logs(catalog: Catalog, rng: random.Random) -> Draft | None:
+    pick = _Pick(rng)
+    tags = {k: v for k, v in catalog.log_labels.items() if v}
+    if not tags:
+        return None
+    key = pick.filter_labels(
+        {k: v for k, v in tags.items() if 2 <= len(v) <= _MAX_GROUP_VALUES} or tags, 1
+    )[0]
+    value = pick.one(tags[key])
+    base = f"{key}:{_dd_log_value(value)}"
+    slots = {"filters": [(key, "=", value)], "by": None, "window": None, "subject": "logs"}
+    fields = catalog.log_fields
+    strings = [
+        (n, v) for n, f in fields.items() if f.kind == "string" for v in f.values if len(v) <= 60
+    ]
+    status = next(
+        (n for n, f in fields.items() if f.kind == "number" and STATUS_NAMES.search(n)), None
+    )
+    kind = pick.one(["show", "field", "either", "exclude", "exists", "status", "or", "window"])
+    if kind == "field" and strings:
+        name, val = pick.one(strings)
+        return Draft(
+            "filter",
+            "show_logs",
+            f"{base} @{name}:{_dd_log_value(val)}",
+            {**slots, "filters": slots["filters"] + [(name, "=", val)]},
+        )
+    if kind == "either" and len(tags[key]) >= 2:
+        chosen = sorted(pick.some(tags[key], 2))
+        query = f"{key}:({' OR '.join(_dd_log_value(c) for c in chosen)})"
+        return Draft(
+            "aggregation", "either_logs", query, {**slots, "filters": [], "either": (key, chosen)}
+        )
+    if kind == "exclude":
+        other = pick.one(k for k in tags if k != key)
+        if other:
+            out = pick.one(tags[other])
+            query = f"{base} -{other}:{_dd_log_value(out)}"
+            return Draft("edge", "exclude", query, {**slots, "excluded": (other, [out])})
+    if kind == "exists" and fields:
+        name = pick.one(fields)
+        return Draft("edge", "has_field", f"{base} @{name}:*", {**slots, "field": name})
+    if kind == "status" and status:
+        return Draft("aggregation", "status_5xx", f"{base} @{status}:[500 TO 599]", slots)
+    if kind == "or" and strings and len(tags[key]) >= 2:
+        (n1, v1), other = pick.one(strings), pick.one(v for v in tags[key] if v != value)
+        query = f"({base} @{n1}:{_dd_log_value(v1)}) OR {key}:{_dd_log_value(other)}"
+        return Draft("join", "or_logs", query, {**slots, "alt": ((n1, v1), (key, other))})
+    if kind == "window":
+        return Draft(
+            "rate", "logs_window", base, {**slots, "window": pick.one(["15m", "1h", "30m"])}
+        )
+    return Draft("filter", "show_logs", base, slots)

@@ -1,0 +1,486 @@
+"""Training pairs from any catalog: compose a query first, then phrase it several ways.
+
+Queries are composed from what a catalog declares (metric, filters, the
+function a metric type calls for, window, grouping, ratio, comparison with an
+hour ago, negation) by `nlq.training.composers`; each is then phrased in three
+registers an engineer might use: terse ("p99 http request duration checkout"),
+verbose ("What is the 99th percentile of ... over the last 5 minutes?") and
+jargon ("checkout p99 latency 5m").  The same catalog and seed always give the
+same pairs, so a team can regenerate a training set from its own catalog.
+
+    >>> from nlq.catalog import Catalog
+    >>> cat = Catalog.from_dict({"api_requests_total": {"handler": ["/a", "/b"]}})
+    >>> pairs = generate_pairs(cat, n=3, seed=1)
+    >>> sorted({p.style for p in pairs})
+    ['jargon', 'terse', 'verbose']
+
+Command line: `python -m nlq.training.pairs CATALOG.json [-n 200] [--seed 0]`
+writes JSON lines in the few-shot format (fewshot/README.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import re
+import sys
+from dataclasses import dataclass
+
+from nlq.catalog import Catalog, load_catalog
+from nlq.training.composers import (
+    SUBJECT_LABELS,
+    Draft,
+    compose_datadog_logs,
+    compose_datadog_metrics,
+    compose_logql,
+    compose_promql,
+)
+
+STYLES = ("terse", "verbose", "jargon")
+COMPOSERS = {
+    "promql": compose_promql,
+    "logql": compose_logql,
+    "datadog-metrics": compose_datadog_metrics,
+    "datadog-logs": compose_datadog_logs,
+}
+# Labels whose value alone names the thing ("checkout", not "service checkout").
+_SUFFIXES = ("_total", "_bucket", "_count", "_sum", "_info")
+
+
+@dataclass(frozen=True)
+class Pair:
+    question: str
+    query: str
+    dialect: str
+    stratum: str
+    template: str
+    style: str
+
+    def to_fewshot(self) -> dict:
+        """The few-shot record form (fewshot/README.md)."""
+        return {
+            "question": self.question,
+            "query": self.query,
+            "dialect": self.dialect,
+            "stratum": self.stratum,
+            "tags": ["generated", self.template.replace("_", "-"), self.style],
+        }
+
+
+def generate_pairs(
+    catalog: Catalog,
+    n: int = 100,
+    seed: int = 0,
+    styles: tuple[str, ...] = STYLES,
+    parsers: dict[str, str] | None = None,
+    canonical: bool = True,
+) -> list[Pair]:
+    """Up to `n` distinct queries for `catalog`, each phrased once per style.
+
+    `parsers` (LogQL only) maps a stream label value to the parser its lines
+    need (`{"cart": "logfmt"}`); `json` otherwise.  With `canonical`, queries go
+    through the dialect's formatter when the dialect is available.
+    """
+    dialect = catalog.dialect
+    compose = COMPOSERS[dialect]
+    rng = random.Random(f"{seed}:{dialect}")
+    drafts: list[Draft] = []
+    seen: set[str] = set()
+    for _ in range(n * 20):  # templates may decline a catalog; stop when enough are found
+        if len(drafts) >= n:
+            break
+        draft = compose(catalog, rng, parsers) if dialect == "logql" else compose(catalog, rng)
+        if draft is None or draft.query in seen:
+            continue
+        seen.add(draft.query)
+        drafts.append(draft)
+    formatter = _formatter(dialect) if canonical else None
+    pairs = []
+    asked: set[str] = set()
+    for draft in drafts:
+        query = formatter(draft.query) if formatter else draft.query
+        for style in styles:
+            question = phrase(draft, style, rng)
+            if question.lower() in asked:
+                continue
+            asked.add(question.lower())
+            pairs.append(Pair(question, query, dialect, draft.stratum, draft.kind, style))
+    return pairs
+
+
+def _formatter(dialect: str):
+    try:
+        from nlq import dialects
+
+        language = dialects.get(dialect)
+    except ImportError:  # the dialect is not in this build yet: keep the composed text
+        return None
+    return lambda text: language.format(language.parse(text))
+
+
+# ---------------------------------------------------------------------------- phrasing
+def words(name: str) -> str:
+    """`http_request_duration_seconds_bucket` -> "http request duration"."""
+    for suffix in _SUFFIXES:
+        if name.endswith(suffix):
+            name = name[: -len(suffix)]
+            break
+    name = re.sub(r"([a-z])([A-Z])", r"\1 \2", name)
+    parts = [p.lower() for p in re.split(r"[._\-\s]+", name) if p]
+    if {"duration", "latency", "time"} & set(parts):  # "duration seconds" says seconds twice
+        parts = [p for p in parts if p not in ("seconds", "ms")]
+    return " ".join(parts) or name
+
+
+def _window_words(window: str | None) -> str:
+    if not window:
+        return "the selected time range"
+    number, unit = int(window[:-1]), window[-1]
+    name = {"s": "second", "m": "minute", "h": "hour", "d": "day"}[unit]
+    return f"{number} {name}" + ("s" if number != 1 else "") if number != 1 else f"{name}"
+
+
+def _jargon_window(window: str | None) -> str:
+    return {"1h": "last hr", "6h": "last 6h", None: "now"}.get(window, window or "")
+
+
+def _filter_text(filters, verbose: bool) -> str:
+    parts = []
+    for label, op, value in filters:
+        neg = op in ("!=", "!~")
+        if label in SUBJECT_LABELS:
+            parts.append(("not " if neg else "") + value)
+        elif verbose:
+            parts.append(f"{'excluding ' if neg else ''}{words(label)} {value}")
+        else:
+            parts.append(f"{words(label)}{'!=' if neg else ' '}{value}")
+    if not parts:
+        return ""
+    return (" for " + " and ".join(parts)) if verbose else " " + " ".join(parts)
+
+
+def _subject(draft: Draft) -> str:
+    if "metric" in draft.slots:
+        return words(draft.slots["metric"])
+    return draft.slots.get("subject", "logs")
+
+
+def _q_words(q: float | None, style: str) -> str:
+    if q is None:
+        return ""
+    pct = f"{q * 100:g}"
+    if style == "verbose":
+        return "median" if q == 0.5 else f"{pct}th percentile"
+    return "p50" if q == 0.5 else f"p{pct.replace('.', '')}"
+
+
+# One or more phrasings per style for each template; placeholders come from `_fill`.
+PHRASES: dict[str, dict[str, list[str]]] = {
+    "show": {
+        "terse": ["{what}{where}"],
+        "verbose": ["Show {what}{where_v}."],
+        "jargon": ["{what}{where} pls", "gimme {what}{where}"],
+    },
+    "gauge_agg": {
+        "terse": ["{op} {what}{where} by {by}", "{op} {what} per {by}{where}"],
+        "verbose": ["What is the {op_v} {what}{where_v}, per {by}?"],
+        "jargon": ["{op} {what} by {by}{where}"],
+    },
+    "rate_by": {
+        "terse": ["{what} rate by {by}{where}"],
+        "verbose": [
+            "What is the per-second rate of {what}{where_v}, broken down by {by}, over {window_v}?"
+        ],
+        "jargon": ["{what} /s per {by}{where} ({window})", "{rps} by {by}{where}"],
+    },
+    "rate": {
+        "terse": ["{what} rate{where} {window}", "rate of {what}{where} over {window}"],
+        "verbose": ["How many {what} per second{where_v}{over_v}?"],
+        "jargon": ["{rps}{where} {window}", "{what}/s{where}"],
+    },
+    "increase": {
+        "terse": ["{what}{where} in the last {window}", "total {what}{where} last {window}"],
+        "verbose": ["How many {what} were there{where_v} during the last {window_v}{by_v}?"],
+        "jargon": ["# of {what}{where} {jwindow}{by_j}"],
+    },
+    "topk": {
+        "terse": ["top {k} {by} by {what} rate{where}"],
+        "verbose": ["Which {k} {by} values have the highest rate of {what}{where_v}?"],
+        "jargon": ["top{k} {by} by {rps}{where}"],
+    },
+    "vs_hour_ago": {
+        "terse": [
+            "{what}{where} now vs 1h ago ({window} window)",
+            "{what}{where} over {window} compared to an hour ago",
+        ],
+        "verbose": ["How does the {what} rate{where_v} compare with the same time an hour ago?"],
+        "jargon": ["{what}{where} vs 1h ago ratio", "is {what}{where} up vs last hr?"],
+    },
+    "hour_ago": {
+        "terse": ["{what} rate{where} an hour ago"],
+        "verbose": ["What was the rate of {what}{where_v} one hour ago?"],
+        "jargon": ["{rps}{where} offset 1h"],
+    },
+    "quantile": {
+        "terse": ["{qt} {what}{where}{by_t}", "{what} {qt}{where}{by_t}"],
+        "verbose": ["What is the {qv} of {what}{where_v}{by_v}?"],
+        "jargon": ["{qt} {lat}{where}{by_j}", "{qt} {what}{where} {window}"],
+    },
+    "average": {
+        "terse": ["avg {what}{where}", "mean {what}{where}"],
+        "verbose": ["What is the average {what}{where_v} over the last {window_v}?"],
+        "jargon": ["avg {what}{where} from sum/count"],
+    },
+    "error_ratio": {
+        "terse": ["{what} error ratio{where}{by_t}", "5xx ratio{where}{by_t}"],
+        "verbose": ["What share of {what}{where_v} are errors{by_v}?"],
+        "jargon": ["5xx %{where}{by_j}", "err ratio{where}{by_j}"],
+    },
+    "share": {
+        "terse": ["share of {what} with {part}{where}{by_t}"],
+        "verbose": ["What fraction of {what}{where_v} has {part_v}{by_v}?"],
+        "jargon": ["% {what} {part}{where}{by_j}"],
+    },
+    "deriv": {
+        "terse": ["{what} trend{where}", "is {what} growing{where}"],
+        "verbose": ["How fast is {what}{where_v} changing per second, over the last {window_v}?"],
+        "jargon": ["{what} slope{where} {window}"],
+    },
+    "delta": {
+        "terse": ["change in {what}{where} over {window}"],
+        "verbose": ["By how much did {what}{where_v} change in the last {window_v}?"],
+        "jargon": ["{what} delta{where} {jwindow}"],
+    },
+    "max_over_time": {
+        "terse": ["peak {what}{where} in the last {window}"],
+        "verbose": ["What was the highest {what}{where_v} during the last {window_v}?"],
+        "jargon": ["max {what}{where} {jwindow}"],
+    },
+    "avg_over_time": {
+        "terse": ["average {what}{where} over {window}"],
+        "verbose": ["What was the average {what}{where_v} over the last {window_v}?"],
+        "jargon": ["avg {what}{where} {jwindow}"],
+    },
+    "exclude": {
+        "terse": ["{what}{where}{by_t} except {excluded}"],
+        "verbose": ["Show {what}{where_v}{by_v}, leaving out {excluded_v}."],
+        "jargon": ["{what}{by_j} excluding {excluded}", "{what} w/o {excluded}"],
+    },
+    "exclude_list": {
+        "terse": ["{what}{by_t} excluding {excluded}"],
+        "verbose": ["Show {what}{by_v}, leaving out {excluded_v}."],
+        "jargon": ["{what}{by_j} minus {excluded}"],
+    },
+    "either": {
+        "terse": ["{what} for {either}"],
+        "verbose": ["Show {what} where {either_v}."],
+        "jargon": ["{what} {either} only"],
+    },
+    "absent": {
+        "terse": ["is {what}{where} missing", "{what}{where} absent?"],
+        "verbose": ["Alert me when {what}{where_v} stops being reported."],
+        "jargon": ["no data for {what}{where}?"],
+    },
+    "show_logs": {
+        "terse": ["logs{where}", "{where_bare} logs"],
+        "verbose": ["Show me the log lines{where_v}."],
+        "jargon": ["tail{where}", "grep logs{where}"],
+    },
+    "contains": {
+        "terse": ['{where_bare} logs with "{text}"'],
+        "verbose": ['Find log lines{where_v} that contain "{text}".'],
+        "jargon": ['grep "{text}"{where}'],
+    },
+    "error_logs": {
+        "terse": ["errors{where}", "{where_bare} error logs"],
+        "verbose": ["Show the error-level log lines{where_v}."],
+        "jargon": ["errs{where}"],
+    },
+    "status_5xx": {
+        "terse": ["5xx{where}", "{where_bare} 5xx responses"],
+        "verbose": ["Which requests{where_v} returned a server error (5xx)?"],
+        "jargon": ["5xx{where} logs", "500s{where}"],
+    },
+    "slow": {
+        "terse": ["slow requests{where} over {threshold}"],
+        "verbose": ["Show requests{where_v} that took longer than {threshold}."],
+        "jargon": ["reqs > {threshold}{where}"],
+    },
+    "count_by": {
+        "terse": ["log lines{where} by {by} last {window}", "log volume{where} per {by}, {window}"],
+        "verbose": ["How many log lines{where_v} per {by} in the last {window_v}?"],
+        "jargon": ["log count{where} per {by} {window}"],
+    },
+    "status_count": {
+        "terse": ["count of 5xx{where} last {window}"],
+        "verbose": ["How many server errors (5xx) did{where_bare_v} log in the last {window_v}?"],
+        "jargon": ["# 5xx{where} {jwindow}"],
+    },
+    "contains_rate": {
+        "terse": ['rate of "{text}"{where} over {window}'],
+        "verbose": ['How often per second do lines containing "{text}" appear{where_v}?'],
+        "jargon": ['"{text}"/s{where} {window}'],
+    },
+    "without_text": {
+        "terse": ['{where_bare} logs without "{text}"'],
+        "verbose": ['Show log lines{where_v} that do not contain "{text}".'],
+        "jargon": ['grep -v "{text}"{where}'],
+    },
+    "either_rate": {
+        "terse": ["log rate for {either}, {window} window"],
+        "verbose": ["What is the log line rate where {either_v}?"],
+        "jargon": ["lines/s {either}"],
+    },
+    "dd_count": {
+        "terse": ["{what} count{where}{by_t}"],
+        "verbose": ["How many {what}{where_v}{by_v}?"],
+        "jargon": ["# {what}{where}{by_j}"],
+    },
+    "rollup_sum": {
+        "terse": ["{what}{where}{by_t} per {seconds_t}"],
+        "verbose": ["How many {what}{where_v}{by_v} in each {seconds_v}?"],
+        "jargon": ["{what}{where}{by_j} per {seconds_t} buckets"],
+    },
+    "change_hour": {
+        "terse": ["{what}{where} vs an hour ago", "change in {what}{where} over the last hour"],
+        "verbose": ["How much has {what}{where_v} changed compared with one hour ago?"],
+        "jargon": ["{what}{where} delta vs 1h ago"],
+    },
+    "rollup_max": {
+        "terse": ["max {what}{where}{by_t} per {seconds_t}"],
+        "verbose": ["What is the peak {what}{where_v}{by_v} in each {seconds_v}?"],
+        "jargon": ["{what}{where}{by_j} max rollup {seconds_t}"],
+    },
+    "ratio": {
+        "terse": ["{what} over {other}{by_t}", "{what} / {other}{by_t}"],
+        "verbose": ["What is {what} as a fraction of {other}{by_v}?"],
+        "jargon": ["{what} to {other} ratio{by_j}"],
+    },
+    "either_logs": {
+        "terse": ["logs for {either}"],
+        "verbose": ["Show logs where {either_v}."],
+        "jargon": ["{either} logs"],
+    },
+    "has_field": {
+        "terse": ["{where_bare} logs with {field} set"],
+        "verbose": ["Show logs{where_v} that carry the {field} attribute."],
+        "jargon": ["{where_bare} logs where @{field} exists"],
+    },
+    "or_logs": {
+        "terse": ["{alt}"],
+        "verbose": ["Show logs where {alt_v}."],
+        "jargon": ["{alt}, either one"],
+    },
+    "logs_window": {
+        "terse": ["logs{where} last {window}"],
+        "verbose": ["What did{where_bare_v} log in the last {window_v}?"],
+        "jargon": ["logs{where} {jwindow}"],
+    },
+}
+
+
+def _fill(draft: Draft, style: str) -> dict[str, str]:
+    s = draft.slots
+    what = _subject(draft)
+    filters = s.get("filters") or []
+    by = words(s["by"]) if s.get("by") else ""
+    window = s.get("window")
+    excluded_label, excluded = s.get("excluded") or ("", [])
+    either_label, either = s.get("either") or ("", [])
+    part = s.get("part")
+    alt = s.get("alt")
+    seconds = s.get("seconds")
+    seconds_t = {60: "minute", 300: "5 min", 600: "10 min", 3600: "hour"}.get(
+        seconds, f"{seconds}s"
+    )
+    return {
+        "what": what,
+        "rps": "rps" if "request" in what else f"{what}/s",
+        "lat": "latency" if re.search(r"duration|latency", what) else what,
+        "where": _filter_text(filters, verbose=False),
+        "where_v": _filter_text(filters, verbose=True),
+        "where_bare": _filter_text(filters, verbose=False).strip() or "all",
+        "where_bare_v": _filter_text(filters, verbose=False) or " everything",
+        "by": by,
+        "by_t": f" by {by}" if by else "",
+        "by_v": f", per {by}" if by else "",
+        "by_j": f" per {by}" if by else "",
+        "window": window or "",
+        "window_v": _window_words(window),
+        "over_v": f", averaged over the last {_window_words(window)}" if window else "",
+        "jwindow": _jargon_window(window),
+        "op": s.get("op", "avg"),
+        "op_v": {"avg": "average", "sum": "total", "max": "highest", "min": "lowest"}.get(
+            s.get("op", "avg"), "average"
+        ),
+        "k": str(s.get("k", "")),
+        "qt": _q_words(s.get("q"), "terse"),
+        "qv": _q_words(s.get("q"), "verbose"),
+        "text": s.get("text", ""),
+        "threshold": s.get("threshold", ""),
+        "excluded": " and ".join(excluded)
+        if excluded_label in SUBJECT_LABELS
+        else f"{words(excluded_label)} {' and '.join(excluded)}".strip(),
+        "excluded_v": f"{words(excluded_label)} " + " and ".join(excluded) if excluded else "",
+        "either": " or ".join(either),
+        "either_v": f"{words(either_label)} is " + " or ".join(either) if either else "",
+        "part": f"{words(part[0])} {part[2]}" if part else "",
+        "part_v": f"{words(part[0])} {part[2]}" if part else "",
+        "other": words(s.get("other", "")),
+        "seconds_t": seconds_t,
+        "seconds_v": seconds_t if seconds != 60 else "minute",
+        "field": s.get("field", ""),
+        "alt": (
+            f"{words(alt[0][0])} {alt[0][1]}{_filter_text(filters, False)} or {words(alt[1][0])} {alt[1][1]}"
+            if alt
+            else ""
+        ),
+        "alt_v": (
+            f"{words(alt[0][0])} is {alt[0][1]}{_filter_text(filters, True)}, or {words(alt[1][0])} is {alt[1][1]}"
+            if alt
+            else ""
+        ),
+    }
+
+
+def phrase(draft: Draft, style: str, rng: random.Random) -> str:
+    """One question for `draft` in `style` (terse, verbose or jargon)."""
+    options = PHRASES.get(draft.kind, PHRASES["show"]).get(style) or PHRASES["show"][style]
+    text = rng.choice(options).format(**_fill(draft, style))
+    text = re.sub(r"\s+", " ", text).strip()
+    text = re.sub(r"\s+([,.?])", r"\1", text)
+    if style == "terse" and rng.random() < 0.12:
+        text = _typo(text, rng)
+    return text
+
+
+def _typo(text: str, rng: random.Random) -> str:
+    """Swap two inner letters of one long word, as hurried typing does."""
+    candidates = [m for m in re.finditer(r"\b[a-z]{6,}\b", text)]
+    if not candidates:
+        return text
+    m = rng.choice(candidates)
+    i = m.start() + rng.randrange(1, len(m.group()) - 2)
+    return text[:i] + text[i + 1] + text[i] + text[i + 2 :]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m nlq.training.pairs", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument("catalog", help="a catalog file (JSON or YAML)")
+    parser.add_argument("-d", "--dialect", help="dialect, when the catalog does not say")
+    parser.add_argument("-n", type=int, default=100, help="number of distinct queries")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    catalog = load_catalog(args.catalog, args.dialect)
+    for pair in generate_pairs(catalog, n=args.n, seed=args.seed):
+        sys.stdout.write(json.dumps(pair.to_fewshot(), ensure_ascii=False) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
+
+__all__ = ["Pair", "STYLES", "generate_pairs", "phrase", "words"]
