@@ -537,6 +537,7 @@ def _query(node, storage, start, end, step):
     return promql.evaluate(node, storage.storage(), tr)
 
 
+@cache
 def _parse(query: str):
     return _engine().parse(query)
 
