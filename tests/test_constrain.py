@@ -1,0 +1,249 @@
+"""Grammar narrowing and the llguidance decode loop.
+
+Acceptance checks use llguidance's byte-level tokenizer (no model needed);
+the decode-loop tests use the embedded model and are marked `model`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import lark
+import llguidance
+import numpy as np
+import pytest
+
+from nlq.catalog import load_catalog
+from nlq.constrain import larktext
+from nlq.constrain.decode import repeating, unpack_bitmask
+from nlq.constrain.grammar import ConstraintGrammar, GrammarError
+from nlq.constrain.narrow import generation_text, narrow_text, narrowed_grammar
+from nlq.grammar import GRAMMAR_DIR
+
+FIXTURES = Path(__file__).parent / "fixtures" / "translate"
+BYTE_TOKENIZER = llguidance.LLTokenizer("byte")
+
+
+def catalog(dialect: str):
+    return load_catalog(FIXTURES / f"catalog_{dialect.replace('-', '_')}.json", dialect)
+
+
+def grammar_file(dialect: str) -> Path:
+    return GRAMMAR_DIR / f"{dialect.replace('-', '_')}.lark"
+
+
+def needs_grammar(dialect: str):
+    return pytest.mark.skipif(not grammar_file(dialect).is_file(), reason=f"grammars/{dialect} not written yet")
+
+
+def accepts(lark_text: str, text: str) -> bool:
+    """Does llguidance accept `text`, fed byte by byte, as a whole query?"""
+    matcher = llguidance.LLMatcher(BYTE_TOKENIZER, llguidance.LLMatcher.grammar_from_lark(lark_text))
+    assert not matcher.is_error(), matcher.get_error()
+    for token in BYTE_TOKENIZER.tokenize_str(text):
+        if not matcher.consume_token(token):
+            return False
+    return matcher.is_accepting()
+
+
+@pytest.fixture(scope="module")
+def narrowed():
+    """Narrowed generation grammars for each dialect with a grammar file, built without caches."""
+    out = {}
+    for dialect in ("promql", "logql", "datadog-metrics", "datadog-logs"):
+        if grammar_file(dialect).is_file():
+            out[dialect] = narrowed_grammar(dialect, catalog(dialect), disk_cache=False)
+    return out
+
+
+# ---------------------------------------------------------------- lark text helpers
+def test_definitions_and_substitution():
+    text = 'start: expr\n?expr: a "x" -> named\n    | b\nA: /a+/\n// comment\nb: A "b"\n'
+    defs = larktext.definitions(text)
+    assert set(defs) == {"start", "expr", "A", "b"}
+    assert defs["expr"].prefix == "?" and defs["expr"].last_line == 2
+    assert larktext.alternatives(defs["expr"].body) == ['a "x" -> named', "b"]
+    # names inside strings, regexes and after -> are not references
+    assert larktext.referenced_names('a "b" /c/ -> d | e') == ["a", "e"]
+    assert larktext.substitute('a "a" -> a | a', {"a": "z"}) == 'z "a" -> a | z'
+
+
+def test_generation_text_allows_single_spaces_only():
+    text = "start: A B\nA: \"a\"\nB: \"b\"\n%import common.WS\n%ignore WS\n"
+    gen = generation_text(text)
+    assert accepts(gen, "a b") and accepts(gen, "ab")
+    assert not accepts(gen, "a\nb")
+    assert accepts(text, "a\nb")
+
+
+# ---------------------------------------------------------------- narrowing
+@needs_grammar("logql")
+def test_logql_narrowed_to_catalog(narrowed):
+    g = narrowed["logql"].lark
+    assert accepts(g, '{service="checkout"} |= "error"')
+    assert accepts(g, 'sum by (level) (count_over_time({env="prod"} [5m]))')
+    assert not accepts(g, '{service="payments"}')  # not in the catalog
+    assert not accepts(g, '{team="checkout"}')  # no such label
+    assert not accepts(g, '{env="checkout"}')  # a value of another label
+    assert accepts(g, '{service=~"checkout|cart"}')  # regexes over observed values
+    assert accepts(g, '{service=~"check.*"}')
+    assert accepts(g, '{service="cart"} | json | status >= 500')
+    assert not accepts(g, '{service="cart"} | json | colour >= 500')  # unknown field
+
+
+@needs_grammar("promql")
+def test_promql_labels_depend_on_the_metric(narrowed):
+    g = narrowed["promql"]
+    assert g.narrowed.get("scoped_metrics") == 7
+    text = g.lark
+    assert accepts(text, 'sum by (code) (rate(http_requests_total{service="checkout",code=~"5.."}[5m]))')
+    assert accepts(text, 'up{job="api"} == 0')
+    assert not accepts(text, 'up{service="checkout"}')  # up has no service label
+    assert not accepts(text, 'up{job="checkout"}')  # not a value of up's job
+    assert not accepts(text, "http_requests_totally")
+    assert not accepts(text, 'node_cpu_seconds_total{code="500"}')
+    assert accepts(text, 'process_open_fds{pod="any-pod-at-all"}')  # high-cardinality: free values
+
+
+@needs_grammar("datadog-metrics")
+def test_datadog_metrics_tags_depend_on_the_metric(narrowed):
+    text = narrowed["datadog-metrics"].lark
+    assert accepts(text, "avg:system.cpu.user{host:web-1} by {host}")
+    assert accepts(text, "sum:trace.http.request.hits{service:cart}.as_count()")
+    assert not accepts(text, "avg:system.cpu.user{service:cart}")
+    assert not accepts(text, "avg:system.cpu.idle{*}")
+    assert accepts(text, "avg:system.cpu.user{host:web-*}")  # wildcards stay possible
+
+
+@needs_grammar("datadog-logs")
+def test_datadog_logs_narrowed(narrowed):
+    text = narrowed["datadog-logs"].lark
+    assert accepts(text, "service:cart status:error")
+    assert accepts(text, "service:checkout @http.status_code:500")
+    assert not accepts(text, "service:payments")
+    assert not accepts(text, "@http.colour:500")
+
+
+@pytest.mark.parametrize("dialect", ["promql", "logql", "datadog-metrics", "datadog-logs"])
+def test_narrowed_grammar_is_valid_lark_and_llguidance(dialect, narrowed):
+    if dialect not in narrowed:
+        pytest.skip(f"grammars/{dialect} not written yet")
+    g = narrowed[dialect]
+    assert g.missing_rules == [], f"grammar lacks the narrowable rules {g.missing_rules}"
+    lark.Lark(g.lark, parser="earley")
+    assert llguidance.LLMatcher.validate_grammar(g.spec, BYTE_TOKENIZER) == ""
+
+
+@needs_grammar("logql")
+def test_narrowing_is_cached_in_memory_and_on_disk(tmp_path, monkeypatch):
+    from nlq.constrain import narrow
+
+    monkeypatch.setenv("NLQ_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(narrow, "_MEMORY", {})
+    cat = catalog("logql")
+    first = narrowed_grammar("logql", cat, disk_cache=True)
+    assert narrowed_grammar("logql", cat, disk_cache=True) is first
+    files = list((tmp_path / "grammars").glob("logql-*.lark"))
+    assert len(files) == 1 and files[0].read_text() == first.lark
+    # a different catalog is a different grammar
+    cat.log_labels["service"].append("payments")
+    other = narrowed_grammar("logql", cat, disk_cache=True)
+    assert other.lark != first.lark and accepts(other.lark, '{service="payments"}')
+    # a fresh process (empty memory cache) reads the disk copy
+    monkeypatch.setattr(narrow, "_MEMORY", {})
+    assert narrowed_grammar("logql", catalog("logql"), disk_cache=True).lark == first.lark
+
+
+def test_no_catalog_means_the_plain_generation_grammar():
+    if not grammar_file("logql").is_file():
+        pytest.skip("grammars/logql.lark not written yet")
+    g = narrowed_grammar("logql", None)
+    assert g.narrowed == {} and accepts(g.lark, '{anything="goes"}')
+
+
+def test_invalid_grammar_fails_loudly():
+    with pytest.raises(GrammarError, match="llguidance refused"):
+        ConstraintGrammar("start: undefined_rule\n", name="broken").validated_spec(BYTE_TOKENIZER)
+
+
+def test_narrow_text_reports_missing_rules():
+    text = 'start: "up"\n'
+    narrowed, stats, missing = narrow_text(text, "promql", catalog("promql"))
+    assert narrowed == text and stats == {} and "metric_name" in missing
+
+
+# ---------------------------------------------------------------- decode helpers
+def test_unpack_bitmask_matches_llguidance_numpy():
+    rng = np.random.default_rng(0)
+    mask = rng.integers(-(2**31), 2**31 - 1, size=(2, 4), dtype=np.int64).astype(np.int32)
+    allowed = unpack_bitmask(mask, 100)
+    logits = np.zeros((2, 100), dtype=np.float32)
+    import llguidance.numpy
+
+    llguidance.numpy.apply_token_bitmask_inplace(logits, mask)
+    assert (allowed == (logits == 0)).all()
+
+
+def test_repetition_detector():
+    assert repeating([5, 1, 2, 3] * 3)
+    assert not repeating([1] + [0] * 9)  # 1000000000 is a number, not a loop
+    assert repeating([7] * 12)
+    assert not repeating([1, 2, 3, 4, 5, 6])
+
+
+# ---------------------------------------------------------------- real model
+TOY = r"""
+start: AGG "(rate(" METRIC "[" DUR "]))"
+AGG: "sum" | "avg" | "max"
+METRIC: "http_requests_total" | "node_cpu_seconds_total"
+DUR: "1m" | "5m" | "1h"
+"""
+
+
+@pytest.fixture(scope="module")
+def model():
+    from nlq.models.embedded import ModelUnavailable
+
+    try:
+        from nlq.models import load_model
+
+        return load_model("embedded")
+    except ModelUnavailable as exc:
+        pytest.skip(str(exc))
+
+
+MESSAGES = [
+    {"role": "system", "content": "Write a PromQL query. Answer with the query only."},
+    {"role": "user", "content": "total rate of HTTP requests over 5 minutes"},
+]
+
+
+@pytest.mark.model
+def test_greedy_decode_stays_in_the_grammar(model):
+    gen = model.generate([MESSAGES], ConstraintGrammar(TOY), max_tokens=32)[0]
+    text = gen.texts[0]
+    assert accepts(TOY, text), text
+    c = gen.completions[0]
+    assert c.finish_reason == "grammar"
+    # "(rate(" and "]))" are forced: fast-forwarded without sampling
+    assert c.forced_tokens >= 2 and gen.steps < c.tokens
+    assert gen.timings["mask_s"] < gen.timings["decode_s"]
+
+
+@pytest.mark.model
+def test_sampled_batch_decode(model):
+    gen = model.generate([MESSAGES], ConstraintGrammar(TOY), max_tokens=32, temperature=1.0, n=3, seed=7)[0]
+    assert len(gen.texts) == 3
+    for text in gen.texts:
+        assert accepts(TOY, text), text
+    again = model.generate([MESSAGES], ConstraintGrammar(TOY), max_tokens=32, temperature=1.0, n=3, seed=7)[0]
+    assert again.texts == gen.texts  # seeded
+
+
+@pytest.mark.model
+def test_llguidance_tokenizer_uses_the_chat_eos(model):
+    assert model.tokenizer.eos_token == "<|im_end|>"
+    assert model.eos_token_id == model.tokenizer.convert_tokens_to_ids("<|im_end|>")
+    assert model.ll_tokenizer.eos_token == model.eos_token_id
+    prompt = model.render(MESSAGES)
+    assert model.tokenizer.decode(prompt).endswith("<|im_start|>assistant\n")
