@@ -446,45 +446,48 @@ def _anchored_count(fn):
 
 
 def _extrapolated(is_counter: bool, is_rate: bool):
+    """rate/increase/delta, vectorised over steps: Prometheus's extrapolatedRate."""
+
     def apply(ev, node, times):
         m = ev.matrix_arg(node.args[0], times)
         if m.modifier:
             return _extended(m, times, _extended_rate(m, is_counter, is_rate))
-
-        def compute(ts, vals, i):
-            if len(ts) < 2:
-                return None
-            range_start = m.ends[i] - m.range_ms
-            range_end = m.ends[i]
-            result = vals[-1] - vals[0]
-            if is_counter:
-                prev = vals[:-1]
-                cur = vals[1:]
-                result += float(np.sum(np.where(cur < prev, prev, 0.0)))
-            first_t, last_t = int(ts[0]), int(ts[-1])
-            duration_to_start = (first_t - range_start) / 1000
-            duration_to_end = (range_end - last_t) / 1000
-            sampled = (last_t - first_t) / 1000
-            average = sampled / (len(ts) - 1)
-            threshold = average * 1.1
-            if duration_to_start >= threshold:
-                duration_to_start = average / 2
-            if is_counter:
-                duration_to_zero = duration_to_start
-                if result > 0 and vals[0] >= 0:
-                    duration_to_zero = sampled * (vals[0] / result)
-                if duration_to_zero < duration_to_start:
-                    duration_to_start = duration_to_zero
-            if duration_to_end >= threshold:
-                duration_to_end = average / 2
-            factor = 1.0
-            if sampled != 0:
-                factor = (sampled + duration_to_start + duration_to_end) / sampled
-            if is_rate:
-                factor /= m.range_ms / 1000
-            return result * factor
-
-        return _over_time(compute, 2, pass_index=True)(ev, node, times, m)
+        out = []
+        range_s = m.range_ms / 1000
+        with np.errstate(all="ignore"):
+            for s in m.series:
+                lo, hi = _windows(m, s)
+                ok = hi - lo >= 2
+                if not ok.any():
+                    continue
+                first = np.where(ok, lo, 0)
+                last = np.where(ok, hi - 1, 0)
+                v, t = s.values, s.ts
+                result = v[last] - v[first]
+                if is_counter and len(v) > 1:
+                    resets = np.concatenate(([0.0], np.where(v[1:] < v[:-1], v[:-1], 0.0)))
+                    cs = np.cumsum(resets)
+                    result = result + (cs[last] - cs[first])
+                first_t = t[first].astype(np.float64)
+                last_t = t[last].astype(np.float64)
+                range_start = (m.ends - m.range_ms).astype(np.float64)
+                range_end = m.ends.astype(np.float64)
+                to_start = (first_t - range_start) / 1000
+                to_end = (range_end - last_t) / 1000
+                sampled = (last_t - first_t) / 1000
+                average = sampled / np.maximum(last - first, 1)
+                threshold = average * 1.1
+                to_start = np.where(to_start >= threshold, average / 2, to_start)
+                if is_counter:
+                    to_zero = np.where((result > 0) & (v[first] >= 0), sampled * (v[first] / result), to_start)
+                    to_start = np.where(to_zero < to_start, to_zero, to_start)
+                to_end = np.where(to_end >= threshold, average / 2, to_end)
+                factor = np.where(sampled != 0, (sampled + to_start + to_end) / np.where(sampled != 0, sampled, 1), 1.0)
+                if is_rate:
+                    factor = factor / range_s
+                vals = np.where(ok, result * factor, np.nan)
+                out.append(VSeries(s.labels, vals, ok, True))
+        return Vector(out)
 
     return apply
 
