@@ -43,11 +43,15 @@ _RAW_COUNTER_OK_AGGS = {"count", "group", "count_values"}
 _RE2_UNSUPPORTED = re.compile(r"\(\?<?[=!]|\\[1-9]|\(\?P=|\(\?>|\(\?\(")
 
 
+_INLINE_FLAGS = re.compile(r"\(\?[imsU]+\)")
+
+
 def regex_error(pattern: str) -> str | None:
     """Why Go's RE2 would refuse `pattern`, or None (lookarounds and backreferences included)."""
     if _RE2_UNSUPPORTED.search(pattern):
         return "lookarounds, backreferences and atomic groups are not supported (Go RE2 syntax)"
-    return _python_regex_error(pattern)
+    # RE2 takes flag groups anywhere (`a((?i)b)`); Python only at the start: judge without them
+    return _python_regex_error(_INLINE_FLAGS.sub("", pattern.replace("(?U)", "")))
 
 
 def _error(
@@ -89,6 +93,8 @@ class _TypeChecker:
     def __init__(self, text: str):
         self.text = text
         self.problems: list[QueryError] = []
+        #: selectors that may match everything (info()'s label selector)
+        self.may_match_all: set[int] = set()
 
     def err(self, message, node, hint=None, kind="type"):
         self.problems.append(_error(message, self.text, node, hint, kind))
@@ -133,6 +139,17 @@ class _TypeChecker:
         raise TypeError(f"not a PromQL AST node: {node!r}")
 
     def _selector(self, vs: ast.VectorSelector) -> None:
+        if (
+            vs.name is None
+            and id(vs) not in self.may_match_all
+            and all(matches_empty(m) for m in vs.matchers)
+        ):
+            self.err(
+                "vector selector must contain at least one non-empty matcher",
+                vs,
+                hint='name a metric (up{job="api"}) or add a matcher that cannot match the empty string',
+                kind="syntax",
+            )
         for m in vs.matchers:
             if m.op in ("=~", "!~") and (why := regex_error(m.value)):
                 self.err(
@@ -157,7 +174,7 @@ class _TypeChecker:
                 )
                 return INSTANT
         op = node.op
-        if node.return_bool and op not in COMPARISONS:
+        if node.return_bool and op not in COMPARISONS:  # not the trim operators </ and >/ either
             self.err(
                 "bool modifier can only be used on comparison operators",
                 node,
@@ -266,6 +283,8 @@ class _TypeChecker:
             for arg in node.args:
                 self.type_of(arg)
             return fn.return_type
+        if node.func == "info" and n == 2:
+            self.may_match_all.add(id(_strip(node.args[1])))
         for i, arg in enumerate(node.args):
             want = fn.arg_type(i)
             got = self.type_of(arg)
@@ -308,6 +327,19 @@ class _TypeChecker:
         return None
 
 
+def matches_empty(m: ast.Matcher) -> bool:
+    """True when the matcher selects series that lack the label (it matches "")."""
+    if m.op == "=":
+        return m.value == ""
+    if m.op == "!=":
+        return m.value != ""
+    try:
+        hit = re.fullmatch(m.value, "") is not None
+    except re.error:
+        return False
+    return hit if m.op == "=~" else not hit
+
+
 def _did_you_mean(name: str, known) -> str | None:
     close = difflib.get_close_matches(name, sorted(known), n=3)
     return ("did you mean " + " or ".join(close) + "?") if close else None
@@ -329,29 +361,47 @@ def check(node: ast.Expr, text: str, catalog: Catalog | None = None) -> list[Que
     return problems
 
 
+def _value_path(node):
+    """The aggregations whose output flows into `node`'s value (not the side joined in by group_x)."""
+    node = _strip(node)
+    if isinstance(node, ast.Aggregation):
+        yield node
+    elif isinstance(node, ast.Binary):
+        card = node.matching.card if node.matching else "one-to-one"
+        if card != "one-to-many":
+            yield from _value_path(node.lhs)
+        if card != "many-to-one":
+            yield from _value_path(node.rhs)
+    elif isinstance(node, ast.Call):
+        for arg in node.args:
+            yield from _value_path(arg)
+
+
 def _histogram_quantile_le(node, text) -> list[QueryError]:
+    """histogram_quantile over classic `_bucket` series must keep `le` when it aggregates."""
     out = []
     for item, _parents in walk(node):
-        if isinstance(item, ast.Call) and item.func == "histogram_quantile" and len(item.args) == 2:
-            for inner, _p in walk(item.args[1]):
-                if (
-                    isinstance(inner, ast.Aggregation)
-                    and inner.op != "histogram"
-                    and not inner.without
-                    and inner.has_grouping | bool(inner.grouping)
-                    and "le" not in inner.grouping
-                ):
-                    out.append(
-                        _error(
-                            f"{inner.op} by ({', '.join(inner.grouping)}) drops the `le` label that "
-                            "histogram_quantile() needs",
-                            text,
-                            inner,
-                            hint=f"keep it: {inner.op} by ({', '.join((*inner.grouping, 'le'))}) (...)",
-                            kind="semantic",
-                        )
+        if not (
+            isinstance(item, ast.Call) and item.func == "histogram_quantile" and len(item.args) == 2
+        ):
+            continue
+        for agg in _value_path(item.args[1]):
+            buckets = any(
+                isinstance(s, ast.VectorSelector) and (s.name or "").endswith("_bucket")
+                for s, _ in walk(agg)
+            )
+            if buckets and not agg.without and "le" not in agg.grouping:
+                labels = ", ".join(agg.grouping)
+                out.append(
+                    _error(
+                        f"{agg.op} by ({labels}) drops the `le` label that histogram_quantile() needs",
+                        text,
+                        agg,
+                        hint=f"keep it: {agg.op} by ({', '.join((*agg.grouping, 'le'))}) (...)",
+                        kind="semantic",
                     )
-                    break
+                )
+                break
     return out
 
 

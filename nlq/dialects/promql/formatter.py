@@ -144,7 +144,8 @@ def format_duration_expr(node: ast.DurationExpr) -> str:
 def _selector(vs: ast.VectorSelector) -> str:
     matchers = [f"{format_label(m.name)}{m.op}{quote(m.value)}" for m in vs.matchers]
     name = vs.name
-    if name is not None and (not _METRIC_RE.fullmatch(name) or name.lower() in _NOT_BARE):
+    quoted = any(m.name == "__name__" for m in vs.matchers)  # `{"a", __name__="b"}` keeps its form
+    if name is not None and (quoted or not _METRIC_RE.fullmatch(name) or name.lower() in _NOT_BARE):
         matchers.insert(0, quote(name))
         name = None
     text = name or ""

@@ -244,12 +244,6 @@ class _Builder(Transformer):
                     "and in a __name__ matcher",
                     span,
                 )
-        if name is None and all(_matches_empty(m) for m in matchers):
-            raise self.error(
-                "vector selector must contain at least one non-empty matcher",
-                span,
-                hint='name a metric (up{job="api"}) or add a matcher that cannot match the empty string',
-            )
         return ast.VectorSelector(name, tuple(matchers), span=span)
 
     # --------------------------------------------------------------- postfix
@@ -512,18 +506,6 @@ class _Builder(Transformer):
         return ast.Call(str(name), tuple(args), span=_span(meta))
 
 
-def _matches_empty(m: ast.Matcher) -> bool:
-    if m.op == "=":
-        return m.value == ""
-    if m.op == "!=":
-        return m.value != ""
-    try:
-        hit = re.fullmatch(m.value, "") is not None
-    except re.error:
-        return False
-    return hit if m.op == "=~" else not hit
-
-
 def _dur(node):
     """A duration operand as a DurationExpr (literals become num/dur leaves)."""
     if isinstance(node, _DurLit):
@@ -624,3 +606,60 @@ __all__ = [
     "parse_number",
     "unquote",
 ]
+
+
+def metric_name_regex(excluded=("bool", "group_left", "group_right"), max_len: int = 200) -> str:
+    """The METRIC_NAME regex of grammars/promql.lark: any metric name except `excluded` (any case).
+
+    Neither lark nor llguidance has lookaround, so "not these words" is spelled
+    out: names of other lengths, plus, for each word, the names of its length
+    that differ from it at some position.  Alternatives go longest first, since
+    Python's `re` takes the first alternative that matches.
+    """
+    first, rest = "a-zA-Z_:", "a-zA-Z0-9_:"
+
+    def chars(spec: str) -> list[str]:
+        out = set(re.sub(r".-.", "", spec))
+        for lo, hi in re.findall(r"(.)-(.)", spec):
+            out |= {chr(c) for c in range(ord(lo), ord(hi) + 1)}
+        return sorted(out, key=ord)
+
+    def char_class(spec: str, without: str) -> str:
+        keep = [c for c in chars(spec) if c.lower() != without.lower()]
+        runs, i = [], 0
+        while i < len(keep):
+            j = i
+            while j + 1 < len(keep) and ord(keep[j + 1]) == ord(keep[j]) + 1:
+                j += 1
+            runs.append(
+                keep[i] if i == j else keep[i] + keep[j] if j == i + 1 else f"{keep[i]}-{keep[j]}"
+            )
+            i = j + 1
+        return "[" + "".join(runs) + "]"
+
+    def tail(n: int) -> str:
+        return "" if n == 0 else f"[{rest}]" if n == 1 else f"[{rest}]{{{n}}}"
+
+    by_length: list[tuple[int, str]] = []
+    lengths = {len(w) for w in excluded}
+    free = [n for n in range(1, max_len + 1) if n not in lengths]
+    runs: list[list[int]] = []
+    for n in free:
+        if runs and runs[-1][1] == n - 1:
+            runs[-1][1] = n
+        else:
+            runs.append([n, n])
+    for lo, hi in runs:
+        reps = f"{{{lo - 1}}}" if lo == hi else f"{{{lo - 1},{hi - 1}}}"
+        by_length.append((hi, f"[{first}][{rest}]{reps}"))
+    for word in excluded:
+        for i, ch in enumerate(word):
+            prefix = "".join(f"[{c.lower()}{c.upper()}]" if c.isalpha() else c for c in word[:i])
+            by_length.append(
+                (
+                    len(word),
+                    prefix + char_class(first if i == 0 else rest, ch) + tail(len(word) - i - 1),
+                )
+            )
+    by_length.sort(key=lambda item: -item[0])
+    return "|".join(alt for _n, alt in by_length)
