@@ -47,7 +47,7 @@ from nlq.constrain.grammar import ConstraintGrammar, GrammarError
 from nlq.grammar import grammar_text
 
 #: bump when the narrowing output changes, to invalidate disk caches
-NARROW_VERSION = 5
+NARROW_VERSION = 6
 #: values per key beyond which a label counts as free-form (the catalog kept only the frequent ones)
 MAX_VALUES_PER_KEY = 500
 
@@ -165,20 +165,25 @@ def _quote(value: str) -> str:
 
 
 def _regex_items(values: list[str]) -> list[str]:
-    """Simple regexes a person writes over observed values: `5..` for 500/503, `.*`."""
+    """Simple regexes a person writes over observed values: `5..` for 500/503, `.*`,
+    and prefixes cut at a separator (`checkout-.*` for pod names)."""
     items = {".*", ".+"}
     firsts = set()
     for v in values:
         if re.fullmatch(r"\d{3}", v):
             items.update({v[0] + "..", v[:2] + "."})
             firsts.add(v[0])
+        # prefixes at separators, as wildcards: "checkout-.*", "/api/.*", "ip-10-1-.*"
+        for i, ch in enumerate(v[:-1]):
+            prefix = v[: i + 1]
+            # an unescaped "." also matches itself; other metacharacters would change the meaning
+            if ch in "-_./:" and not re.search(r'[+*?()\[\]{}|^$\\"]', prefix):
+                items.add(prefix + ".*")
     if len(firsts) > 1:
         items.add("[" + "".join(sorted(firsts)) + "]..")
     return sorted(items)
 
 
-#: a prefix followed by `.*` inside a quoted regex (`"checkout-.*"`, `"/api/.*"`)
-QUOTED_PREFIX_WILDCARD = r"/[A-Za-z0-9_\/:\-]+\.\*/"
 #: a bare wildcard value (`*`, `5*`, `ip-10-1-*`), Datadog's tag and attribute values
 BARE_WILDCARD = r"/[A-Za-z0-9_.\/:\-]*\*/"
 
@@ -243,9 +248,7 @@ class _Builder:
             if name is None:
                 name = f"NLQ_{value_rule.upper()}_RE_{len(self._terminals)}"
                 self._terminals[("re", items)] = name
-                item = f"({items} | NLQ_QUOTED_PREFIX_WILDCARD)"
-                self.extra.append(f'{name}: "\\"" {item} ("|" {item})* "\\""')
-                self._define("NLQ_QUOTED_PREFIX_WILDCARD", QUOTED_PREFIX_WILDCARD)
+                self.extra.append(f'{name}: "\\"" {items} ("|" {items})* "\\""')
             return name
         fitting = self.literals(value_rule, values)
         if not fitting:

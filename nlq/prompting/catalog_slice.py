@@ -17,7 +17,9 @@ from dataclasses import dataclass, field
 from nlq.catalog import Catalog
 from nlq.prompting.retrieval import BM25, words
 
-MAX_VALUES = 6
+MAX_VALUES = 4
+#: values longer than this (pod names, hashes) cost many tokens: one example unless asked about
+LONG_VALUE = 20
 
 
 @dataclass
@@ -28,9 +30,12 @@ class CatalogSlice:
 
 
 def _values(values: list[str], question_words: set[str], limit: int = MAX_VALUES) -> list[str]:
-    mentioned = [v for v in values if set(words(v)) & question_words]
+    # mentioned: every word of the value is in the question ("checkout", not "checkout-7f9c-x2")
+    mentioned = [v for v in values if words(v) and set(words(v)) <= question_words]
     rest = [v for v in values if v not in mentioned]
-    return (mentioned + rest)[:limit]
+    if any(len(v) > LONG_VALUE for v in rest):
+        rest = rest[:1]
+    return (mentioned[:limit] + rest)[:max(limit, 1)]
 
 
 def _labels_text(labels: dict[str, list[str]], question_words: set[str], prefix: str = "") -> str:
@@ -42,7 +47,7 @@ def _labels_text(labels: dict[str, list[str]], question_words: set[str], prefix:
     return ", ".join(parts)
 
 
-def catalog_slice(catalog: Catalog | None, question: str, k: int = 6) -> CatalogSlice:
+def catalog_slice(catalog: Catalog | None, question: str, k: int = 4) -> CatalogSlice:
     if catalog is None:
         return CatalogSlice("")
     q = set(words(question, expand=True))
@@ -57,12 +62,20 @@ def catalog_slice(catalog: Catalog | None, question: str, k: int = 6) -> Catalog
         best = BM25(docs).top(list(q), k)
         if not best:
             best = list(range(min(k, len(names))))
-        lines = []
+        lines, shown_families = [], set()
         for i in best:
             m = catalog.metrics[names[i]]
+            title = m.name
+            if m.family and m.type in ("histogram", "summary"):
+                # one line per histogram: x_bucket, x_sum and x_count share labels and help
+                if m.family in shown_families:
+                    continue
+                shown_families.add(m.family)
+                members = [n for n in names if catalog.metrics[n].family == m.family]
+                title = ", ".join(sorted(members))
             help_text = f": {m.help.rstrip('.')}." if m.help else "."
-            labels = _labels_text(m.labels, q)
-            lines.append(f"- {m.name} ({m.type}){help_text}" + (f" Labels: {labels}" if labels else ""))
+            labels = _labels_text({k: v for k, v in m.labels.items() if k != "le"}, q)
+            lines.append(f"- {title} ({m.type}){help_text}" + (f" Labels: {labels}" if labels else ""))
         return CatalogSlice("\n".join(lines), [names[i] for i in best])
     lines, shown = [], []
     if catalog.log_labels:

@@ -68,7 +68,7 @@ def build_prompt(
     *,
     bank: FewShotBank | None = None,
     k_examples: int = 3,
-    k_catalog: int = 6,
+    k_catalog: int = 4,
     feedback: list[Attempted] | None = None,
 ) -> Prompt:
     system = SYSTEM[dialect]
