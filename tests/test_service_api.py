@@ -147,6 +147,8 @@ def test_questions_are_logged_redacted(server):
         "question": "errors for bob@example.com from 10.1.2.3 with token=abcd1234efgh", "dialect": "logql"})
     text = server.log_path.read_text()
     assert "bob@example.com" not in text and "10.1.2.3" not in text and "abcd1234efgh" not in text
+    logged = [line["question"] for line in server.logs() if line["msg"] == "translate request"]
+    assert "errors for [email] from [ip] with token=[secret]" in logged
 
 
 def test_metrics_exposition(server):

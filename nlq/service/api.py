@@ -7,6 +7,7 @@ shape gets a 422 naming the field.  Errors always have the shape
 
 from __future__ import annotations
 
+import logging
 from typing import Literal
 
 from fastapi import APIRouter, Request
@@ -14,9 +15,11 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from nlq.lsp.completion import complete
+from nlq.service.redaction import redact
 from nlq.service.translator import ServiceTranslator, check_dialect
 from nlq.validation import validate
 
+LOGGER = logging.getLogger("nlq.service.api")
 Dialect = Literal["promql", "logql", "datadog-metrics", "datadog-logs"]
 MAX_QUERY_CHARS = 20_000
 
@@ -67,6 +70,7 @@ def router(translator: ServiceTranslator) -> APIRouter:
     async def translate_question(body: TranslateRequest, request: Request):
         """Translate a question into a validated query with its explanation and links."""
         request.state.dialect = body.dialect
+        LOGGER.info("translate request", extra={"question": redact(body.question), "dialect": body.dialect})
         result = await translator.translate(body.question, body.dialect, "translate")
         if result.status == "refused":
             return JSONResponse({"error": {"kind": "refused", "message": result.message},

@@ -122,6 +122,9 @@ class ServiceTranslator:
             return result
         if not self.ready.is_set() and not wait_for_model:
             raise ModelNotReady(self.model_error or "the model is still loading; retry in a few seconds")
+        # Counted when the question is handed to the model path, so a request that
+        # should have been refused shows up here at once, not after a model load.
+        self.metrics.model_calls.labels(endpoint).inc()
         self.metrics.queue_depth.set(self.queue.depth + 1)
         try:
             return await self.queue.run(lambda: self._translate_now(question, dialect, endpoint))
@@ -130,7 +133,6 @@ class ServiceTranslator:
 
     def _translate_now(self, question: str, dialect: str, endpoint: str) -> Translation:
         self.wait_ready(self.config.translate_timeout_s)
-        self.metrics.model_calls.labels(endpoint).inc()
         model_name = getattr(self.model, "name", self.config.model)
         attributes = span_attributes_before(model_name, dialect, DEFAULT_MAX_TOKENS, 0.0)
         with tracer().start_as_current_span(f"{OPERATION} {model_name}", kind=SpanKind.INTERNAL,
