@@ -59,13 +59,11 @@ class Storage:
     def __init__(self, conn: duckdb.DuckDBPyConnection):
         self.conn = conn
         self._cache: dict[tuple, list[StoredSeries]] = {}
-        row = None
         try:
-            row = conn.execute("SELECT min(ts), max(ts) FROM prom_samples").fetchone()
+            conn.execute("SELECT series_id, ts, value, stale FROM prom_samples LIMIT 0").fetchall()
+            conn.execute("SELECT series_id, metric, labels FROM prom_series LIMIT 0").fetchall()
         except duckdb.Error as exc:
-            raise StorageError(f"no Prometheus tables in this database: {exc}") from exc
-        self.min_ts = row[0] if row and row[0] is not None else None
-        self.max_ts = row[1] if row and row[1] is not None else None
+            raise StorageError(f"no Prometheus tables in this database: {str(exc).splitlines()[0]}") from exc
 
     def select(self, matchers: tuple[tuple[str, str, str], ...], mint: int | None = None,
                maxt: int | None = None) -> list[StoredSeries]:
