@@ -155,6 +155,7 @@ class Catalog:
             metrics[name] = Metric(
                 name=name,
                 type=infer_metric_type(name),
+                unit=infer_unit(name),
                 labels={k: [str(v) for v in (vs or [])] for k, vs in labels.items()},
             )
         return cls(dialect=dialect, metrics=metrics, source=source)
@@ -167,6 +168,26 @@ def infer_metric_type(name: str) -> str:
     if name.endswith(("_bucket", "_sum", "_count")):
         return "histogram"
     return "gauge"
+
+
+#: unit suffixes of the Prometheus naming conventions (before _total/_bucket/_sum/_count)
+UNIT_SUFFIXES = {"_seconds": "seconds", "_bytes": "bytes", "_ratio": "ratio"}
+
+
+def infer_unit(name: str) -> str:
+    """`seconds`, `bytes` or `ratio` from the name's unit suffix, else ''.
+
+    >>> infer_unit("http_request_duration_seconds_bucket"), infer_unit("up")
+    ('seconds', '')
+    """
+    for suffix in ("_total", "_bucket", "_sum", "_count"):
+        if name.endswith(suffix):
+            name = name[: -len(suffix)]
+            break
+    for suffix, unit in UNIT_SUFFIXES.items():
+        if name.endswith(suffix):
+            return unit
+    return ""
 
 
 def load_catalog(path: str | Path, dialect: str | None = None) -> Catalog:

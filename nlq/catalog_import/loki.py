@@ -1,0 +1,191 @@
+"""A LogQL catalog from Loki's HTTP API.
+
+1. `GET /loki/api/v1/labels` and `/loki/api/v1/label/<name>/values` (with
+   `start`/`end` in nanoseconds): the stream labels and their values;
+2. `POST /loki/api/v1/series` with `match[]={<label>=~".+"}`: the streams, to
+   count how many carry each value (the most frequent are kept when a label
+   has more than --max-values) and to group streams into *kinds*: one kind per
+   value of the label that names the emitting program (`service_name`,
+   `service`, `app`, `job`, `container`, or the label with fewest values);
+3. per stream kind (the streams of one program and level: labels that vary no more
+   than the program label, so not `pod`), `GET /loki/api/v1/query_range`, `limit` lines
+   (newest first): each line is JSON (an object), logfmt (`k=v` pairs that
+   cover the line) or plain text; the fields `| json` / `| logfmt` would
+   extract are collected with their values, whose kinds (number, duration,
+   bytes, string) the catalog records.
+
+`| json` flattens nested objects with `_` (`{"a":{"b":1}}` gives `a_b`), as
+Loki does.  Plain-text lines give no fields.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import defaultdict
+
+from nlq.catalog import Catalog
+from nlq.catalog_import.common import (
+    DEFAULT_MAX_VALUES,
+    TimeWindow,
+    log_fields,
+    progress,
+    top_values,
+)
+from nlq.catalog_import.http import HttpClient, ImportFailure, require
+
+SYSTEM = "Loki server"
+DEFAULT_LINES_PER_KIND = 200
+KIND_LABELS = ("service_name", "service", "app", "application", "job", "container", "component")
+LOGFMT_PAIR = re.compile(r'([A-Za-z_][\w.\-]*)=("(?:[^"\\]|\\.)*"|\S*)')
+
+
+def _ns(seconds: float) -> str:
+    return str(int(seconds * 1_000_000_000))
+
+
+def _window(window: TimeWindow) -> dict[str, str]:
+    return {"start": _ns(window.start_s), "end": _ns(window.end_s)}
+
+
+def _data(payload: object, what: str) -> object:
+    require(isinstance(payload, dict) and "data" in payload,
+            f"{what}: no Loki envelope ({{\"status\": ..., \"data\": ...}}); is this the Loki URL?", SYSTEM)
+    if payload.get("status", "success") != "success":
+        raise ImportFailure(f"{what}: {payload.get('error', payload.get('status'))}")
+    return payload["data"]
+
+
+def _strings(value: object, what: str) -> list[str]:
+    require(isinstance(value, list) and all(isinstance(v, str) for v in value), f"{what}: not a list of strings",
+            SYSTEM)
+    return value
+
+
+def line_format(line: str) -> str:
+    """json, logfmt or plain: how `| json` / `| logfmt` would see the line."""
+    text = line.strip()
+    if text.startswith("{"):
+        try:
+            if isinstance(json.loads(text), dict):
+                return "json"
+        except ValueError:
+            pass
+    pairs = LOGFMT_PAIR.findall(text)
+    if pairs and len(pairs) >= 2:
+        covered = sum(len(k) + 1 + len(v) for k, v in pairs) + len(pairs) - 1
+        if covered >= 0.8 * len(text):
+            return "logfmt"
+    return "plain"
+
+
+def _flatten_json(prefix: str, value: object, into: dict[str, set[str]]) -> None:
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            _flatten_json(f"{prefix}_{key}" if prefix else str(key), inner, into)
+    elif isinstance(value, list):
+        return  # `| json` skips arrays
+    else:
+        into[prefix].add(json.dumps(value) if isinstance(value, bool) or value is None else str(value))
+
+
+def line_fields(line: str, into: dict[str, set[str]]) -> str:
+    """Add the fields a parser extracts from `line` to `into`; returns the line's format."""
+    kind = line_format(line)
+    if kind == "json":
+        _flatten_json("", json.loads(line), into)
+    elif kind == "logfmt":
+        for key, value in LOGFMT_PAIR.findall(line):
+            into[key].add(value[1:-1] if value.startswith('"') and value.endswith('"') else value)
+    return kind
+
+
+def kind_label(streams: list[dict[str, str]]) -> str | None:
+    """The label whose values name the programs behind the streams."""
+    names = {k for s in streams for k in s}
+    for preferred in KIND_LABELS:
+        if preferred in names:
+            return preferred
+    counts = {k: len({s.get(k) for s in streams}) for k in names}
+    multi = [k for k, c in counts.items() if c > 1]
+    return min(multi or names, key=lambda k: (counts[k], k)) if names else None
+
+
+def stream_kinds(streams: list[dict[str, str]], label: str | None) -> list[tuple[tuple[str, str], ...]]:
+    """Streams grouped by the labels that vary no more than `label` does (service, level; not pod).
+
+    Sampling per kind rather than per program finds fields that only some
+    line kinds carry (an error's fields in `level="error"` streams).
+    """
+    if not label:
+        return []
+    variety = {k: len({s[k] for s in streams if k in s}) for s in streams for k in s}
+    keep = {k for k, n in variety.items() if n <= variety[label]}
+    kinds = {tuple(sorted((k, v) for k, v in s.items() if k in keep)) for s in streams if label in s}
+    return sorted(kinds)
+
+
+def import_loki(
+    client: HttpClient,
+    window: TimeWindow,
+    *,
+    max_values: int = DEFAULT_MAX_VALUES,
+    lines_per_kind: int = DEFAULT_LINES_PER_KIND,
+    show_progress: bool = True,
+) -> tuple[Catalog, list[str]]:
+    """(the LogQL catalog, notes)."""
+    client.system = SYSTEM
+    params = _window(window)
+    names = sorted(n for n in _strings(_data(client.get_json("/loki/api/v1/labels", params), "labels"),
+                                       "/loki/api/v1/labels") if not n.startswith("__"))
+    values: dict[str, list[str]] = {}
+    for name in progress(names, "labels", len(names), show_progress):
+        path = f"/loki/api/v1/label/{name}/values"
+        values[name] = _strings(_data(client.get_json(path, params), f"values of {name}"), path)
+    streams: list[dict[str, str]] = []
+    if names:
+        matchers = [("match[]", f'{{{name}=~".+"}}') for name in names]
+        data = _data(client.post_form("/loki/api/v1/series", [*matchers, *params.items()]), "series")
+        require(isinstance(data, list) and all(isinstance(s, dict) for s in data),
+                "/loki/api/v1/series: data is not a list of label sets", SYSTEM)
+        streams = list({json.dumps(s, sort_keys=True): s for s in data}.values())
+    counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for stream in streams:
+        for key, value in stream.items():
+            counts[key][value] += 1
+    catalog = Catalog("logql", source=client.base_url)
+    notes = []
+    for name in names:
+        observed = {v: counts[name].get(v, 0) for v in values[name]}
+        kept, cut = top_values(observed, max_values)
+        catalog.log_labels[name] = kept
+        if cut:
+            notes.append(f"label {name}: {len(observed)} values, kept the {max_values} most frequent")
+    fields: dict[str, set[str]] = defaultdict(set)
+    formats: dict[str, set[str]] = defaultdict(set)
+    label = kind_label(streams)
+    kinds = stream_kinds(streams, label)
+    for kind in progress(kinds, "sample lines", len(kinds), show_progress):
+        selector = "{" + ", ".join(f'{k}="{_escape(v)}"' for k, v in kind) + "}"
+        query = {"query": selector, "limit": str(lines_per_kind), "direction": "backward", **params}
+        data = _data(client.get_json("/loki/api/v1/query_range", query), f"lines of {selector}")
+        require(isinstance(data, dict) and isinstance(data.get("result"), list),
+                "/loki/api/v1/query_range: data.result is not a list", SYSTEM)
+        for stream in data["result"]:
+            require(isinstance(stream, dict) and isinstance(stream.get("values"), list),
+                    "/loki/api/v1/query_range: a stream without values", SYSTEM)
+            for entry in stream["values"]:
+                require(isinstance(entry, list) and len(entry) >= 2 and isinstance(entry[1], str),
+                        "/loki/api/v1/query_range: a value that is not [ts, line]", SYSTEM)
+                formats[dict(kind)[label]].add(line_fields(entry[1], fields))
+    catalog.log_fields = log_fields(fields)
+    if label:
+        shown = ", ".join(f"{k}: {'/'.join(sorted(f))}" for k, f in sorted(formats.items()))
+        notes.append(f"line formats by {label}: {shown or 'no lines in the window'}")
+    if not names:
+        notes.append("no stream has lines in the window: widen it with --since or --start/--end")
+    return catalog, notes
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"')
