@@ -91,3 +91,23 @@ def test_logql_sentences():
         assert sentence(changed, "logql") != text
     assert sentence('{service="checkout"} |= "error" | json | status >= 500', "logql") == (
         'Log lines from service checkout, containing "error", parsed as JSON, where status ≥ 500.')
+
+
+def test_datadog_metrics_sentences():
+    base = "avg:system.cpu.user{env:prod,!host:web-1} by {host}.rollup(avg, 60)"
+    text = sentence(base, "datadog-metrics")
+    assert text == ("Metric system.cpu.user in environment prod and host other than web-1, averaged by host, "
+                    "rolled up as the average over 1m intervals.")
+    for changed in ("avg:system.cpu.user{env:staging,!host:web-1} by {host}.rollup(avg, 60)",
+                    "max:system.cpu.user{env:prod,!host:web-1} by {host}.rollup(avg, 60)",
+                    "avg:system.cpu.user{env:prod,!host:web-1} by {env}.rollup(avg, 60)",
+                    "avg:system.cpu.user{env:prod,!host:web-1} by {host}.rollup(avg, 300)"):
+        assert sentence(changed, "datadog-metrics") != text
+
+
+def test_datadog_logs_sentences():
+    text = sentence("service:web status:error @http.status_code:[500 TO 599] -@usr.id:* timeout", "datadog-logs")
+    assert text == ("Logs with service web, status error, status code from 500 to 599, no @usr.id "
+                    "and the text timeout.")
+    assert sentence("service:cart status:error", "datadog-logs") != sentence("service:cart status:warn",
+                                                                              "datadog-logs")
