@@ -17,6 +17,7 @@ import sys
 import threading
 import time
 import urllib.parse
+import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -104,7 +105,8 @@ def slash_body(text: str, response_url: str, user: str = "U123") -> bytes:
     return urllib.parse.urlencode({
         "token": "deprecated", "team_id": "T1", "team_domain": "acme", "channel_id": "C1",
         "channel_name": "sre", "user_id": user, "user_name": "alice", "command": "/nlq", "text": text,
-        "api_app_id": "A1", "response_url": response_url, "trigger_id": "1.2.3"}).encode()
+        "api_app_id": "A1", "response_url": response_url,
+        "trigger_id": uuid.uuid4().hex}).encode()  # unique per request, as Slack's are
 
 
 class Receiver:

@@ -160,6 +160,9 @@ def test_datadog_file_by_extension_and_promql_by_language_id():
             completion = await session.client.text_document_completion_async(types.CompletionParams(
                 text_document=types.TextDocumentIdentifier(dd), position=types.Position(0, 7)))
             assert "system.cpu.user" in {i.label for i in completion.items}
+            hover = await session.client.text_document_hover_async(types.HoverParams(
+                text_document=types.TextDocumentIdentifier(dd), position=types.Position(0, 10)))
+            assert "system.cpu.user" in hover.contents.value and "host" in hover.contents.value
             prom = "file:///work/q/untitled-1"
             open_document(session, prom, "sum(rate(http_requests_total[5m])\n", language_id="promql")
             problems = await session.next_diagnostics(prom, 1)
