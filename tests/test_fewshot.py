@@ -33,7 +33,7 @@ FIELDS = {"question", "query", "dialect", "stratum", "tags"}
 # system is "nothing" (absent(), up == 0), or the engine does not run it (monitors).
 MAY_BE_EMPTY = {"may-be-empty", "monitor"}
 SNAPSHOT = "shop-a"
-STEP_MS = 300_000
+STEP_MS = 900_000  # 25 steps over the 6 hours: enough to meet every incident, 3x cheaper than 5m
 
 
 @cache
@@ -162,6 +162,8 @@ def _snapshot_connection(dialect: str):
 
 
 def _has_data(result) -> bool:
+    if isinstance(result, list):  # matched log events
+        return bool(result)
     for series in result.series:
         if series.lines:
             return True
@@ -190,6 +192,19 @@ def test_every_query_returns_data_on_the_snapshot(dialect):
     conn = _snapshot_connection(dialect)
     meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
     window = TimeRange.range(int(meta["start_ms"]), int(meta["end_ms"]), STEP_MS)
+    if dialect == "datadog-logs":
+        # The engine reloads every event per query (seconds each); search the
+        # events loaded once with the same matcher instead.
+        from nlq.engine.datadog.logs import row_event
+        from nlq.engine.datadog.search import search
+
+        events = [
+            row_event(*row)
+            for row in conn.execute(
+                "SELECT ts, service, host, status, source, message, tags, attributes FROM dd_logs"
+            ).fetchall()
+        ]
+        run = lambda text, conn, window: search(text, events)  # noqa: E731
     problems = []
     for record in pairs(dialect):
         if MAY_BE_EMPTY & set(record["tags"]):
