@@ -159,3 +159,31 @@ def test_spans_point_into_the_query():
     m = node.expr.args[0]
     assert q[m.span[0] : m.span[1]] == 'up{job="a"}[5m]'
     assert q[m.vector.matchers[0].span[0] : m.vector.matchers[0].span[1]] == 'job="a"'
+
+
+def test_grammar_metric_name_is_the_generated_regex():
+    import re
+
+    from nlq.dialects.promql.parser import metric_name_regex
+    from nlq.grammar import grammar_text
+
+    text = grammar_text("promql.lark")
+    assert re.search(r"^METRIC_NAME: /(.*)/$", text, re.M).group(1) == metric_name_regex()
+
+
+def test_catalog_rules_are_defined_once():
+    import re
+
+    from nlq.grammar import grammar_text
+
+    text = grammar_text("promql.lark")
+    for rule in ("metric_name", "label_name", "label_value"):
+        assert len(re.findall(rf"^{rule}:", text, re.M)) == 1, rule
+    assert re.search(r"^matcher: label_name MATCH_OP label_value$", text, re.M)
+
+
+def test_group_modifiers_read_a_parenthesis_as_labels():
+    node = parse("a / on(x) group_left (y) b")
+    assert node.matching.include == ("y",)
+    assert parse("a / on(x) group_left sum(b)").matching.card == "many-to-one"
+    assert parse(" +some_metric") == parse("+some_metric")

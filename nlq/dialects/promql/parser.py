@@ -47,6 +47,7 @@ TERMINAL_NAMES = {
     "ON": "`on`",
     "IGNORING": "`ignoring`",
     "GROUP_SIDE": "`group_left` or `group_right`",
+    "GROUP_OPEN": "`group_left(` or `group_right(`",
     "FILL": "`fill`",
     "FILL_LEFT": "`fill_left`",
     "FILL_RIGHT": "`fill_right`",
@@ -290,8 +291,8 @@ class _Builder(Transformer):
         if abs(dur.seconds) > MAX_DURATION_S:
             raise self.error("duration out of range", dur.span)
 
-    def start(self, meta, expr):
-        return expr
+    def start(self, meta, *children):
+        return children[-1]  # after the optional LEADING_WS
 
     def offset(self, meta, inner, _tok, value):
         span = _span(meta)
@@ -455,7 +456,10 @@ class _Builder(Transformer):
 
     def group(self, meta, tok, labels=()):
         side = str(tok).lower()
-        return ("many-to-one" if side == "group_left" else "one-to-many"), labels
+        return ("many-to-one" if side.startswith("group_left") else "one-to-many"), labels
+
+    def group_labels(self, meta, *names):
+        return tuple(names)
 
     def fill_both(self, meta, _tok, value):
         return (value, value)
