@@ -64,17 +64,10 @@ def run_query(dialect: str, text_or_ast: Any, conn, time_range):
 
 
 def _parser(dialect: str) -> Callable[[str], Any]:
-    """The dialect's parser; while a dialect has none yet, its engine's own `parse` (if any)."""
+    """The dialect's parser: engines run the same AST that validation checks."""
     from nlq import dialects
 
-    try:
-        return dialects.get(dialect).parse
-    except (ImportError, AttributeError) as exc:
-        module = importlib.import_module(ENGINES[dialect].partition(":")[0])
-        fallback = getattr(module, "parse", None)
-        if fallback is None:
-            raise EngineUnavailable(f"no parser for {dialect} yet") from exc
-        return fallback
+    return dialects.get(dialect).parse
 
 
 __all__ = ["ENGINES", "EngineUnavailable", "engine_for", "run_query"]

@@ -35,9 +35,10 @@ ORDERING_AGGS = {"topk", "bottomk"}
 
 
 def parse(text: str):
-    from nlq.engine.promql.ast_fallback import parse as _parse
+    """Parse PromQL with nlq's own parser (the one grammar file is the only syntax)."""
+    from nlq import dialects
 
-    return _parse(text)
+    return dialects.get("promql").parse(text)
 
 
 def is_ordered(node) -> bool:

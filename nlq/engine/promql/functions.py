@@ -911,7 +911,7 @@ def _matches(m, value: str) -> bool:
 
 
 def _effective_name_matchers(matchers):
-    from nlq.engine.promql.ast_fallback import Matcher
+    from nlq.dialects.promql.ast import Matcher
 
     if any(m.op in ("=", "=~") for m in matchers):
         return list(matchers)
@@ -948,7 +948,7 @@ def _first_selector(node, path=()):
 
 
 def fn_info(ev, node, times):
-    from nlq.engine.promql.ast_fallback import Matcher
+    from nlq.dialects.promql.ast import Matcher
 
     base = ev.vector_arg(node.args[0], times)
     data: dict[str, list] = {}
