@@ -323,6 +323,8 @@ def compose_logql(
     value = pick.one(labels[stream_label])
     base = [(stream_label, "=", value)]
     parser = (parsers or {}).get(value, "json")
+    if parser not in ("json", "logfmt"):
+        raise ValueError(f"parsers: {parser!r} for {value!r}; use json or logfmt")
     level = next((k for k in labels if k in ("level", "severity", "detected_level")), None)
     errors = level and next((v for v in labels[level] if v in ("error", "err", "ERROR")), None)
     fields = catalog.log_fields
@@ -481,7 +483,7 @@ def compose_datadog_metrics(catalog: Catalog, rng: random.Random) -> Draft | Non
             return Draft(
                 "join", "share", query, {**slots, "filters": [], "part": (key, "=", filters[0][1])}
             )
-        if key:
+        if key and len(tags[key]) >= 2:  # excluding the only value leaves nothing
             query = f"sum:{metric.name}{_dd_scope(filters, negated=True)}{group}{rate}"
             return Draft(
                 "edge",

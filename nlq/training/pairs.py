@@ -79,7 +79,7 @@ def generate_pairs(
     """Up to `n` distinct queries for `catalog`, each phrased once per style.
 
     `parsers` (LogQL only) maps a stream label value to the parser its lines
-    need (`{"cart": "logfmt"}`); `json` otherwise.  With `canonical`, queries go
+    need, `json` or `logfmt` (`{"cart": "logfmt"}`); `json` otherwise.  With `canonical`, queries go
     through the dialect's formatter when the dialect is available.
     """
     dialect = catalog.dialect
