@@ -249,3 +249,16 @@ def test_llguidance_tokenizer_uses_the_chat_eos(model):
     assert model.ll_tokenizer.eos_token == model.eos_token_id
     prompt = model.render(MESSAGES)
     assert model.tokenizer.decode(prompt).endswith("<|im_start|>assistant\n")
+
+
+@needs_grammar("promql")
+def test_large_catalogs_use_global_label_sets():
+    """Per-metric clones past ~100 metrics overflow llguidance's Earley items: fall back."""
+    from nlq.catalog import Catalog, Metric
+    from nlq.constrain.narrow import MAX_SCOPED_ENTITIES
+
+    metrics = {f"m{i}_total": Metric(f"m{i}_total", "counter", labels={"service": ["a", "b"]})
+               for i in range(MAX_SCOPED_ENTITIES + 1)}
+    g = narrowed_grammar("promql", Catalog("promql", metrics), disk_cache=False)
+    assert "scoped_metrics" not in g.narrowed and g.narrowed["metric_name"] == MAX_SCOPED_ENTITIES + 1
+    assert accepts(g.lark, f'sum(rate(m{MAX_SCOPED_ENTITIES}_total{{service="a"}}[5m]))')

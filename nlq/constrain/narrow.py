@@ -47,7 +47,12 @@ from nlq.constrain.grammar import ConstraintGrammar, GrammarError
 from nlq.grammar import grammar_text
 
 #: bump when the narrowing output changes, to invalidate disk caches
-NARROW_VERSION = 6
+NARROW_VERSION = 7
+#: per-metric scoping clones the selector rules once per metric; llguidance's Earley
+#: parser then predicts every clone where a metric may start.  Measured: 200 or 1,000
+#: scoped metrics exceed its 50,000-item limit per mask ("Too many items"); 100 cost
+#: 2-3x the mask time of global label sets.  Past this many metrics, label sets are global.
+MAX_SCOPED_ENTITIES = 100
 #: values per key beyond which a label counts as free-form (the catalog kept only the frequent ones)
 MAX_VALUES_PER_KEY = 500
 
@@ -460,6 +465,8 @@ def generation_text(text: str) -> str:
 def narrow_text(text: str, dialect: str, catalog: Catalog, scoped: bool = True) -> tuple[str, dict, list]:
     """(narrowed Lark text, counts per narrowed rule, rules the grammar lacks)."""
     names = catalog_names(dialect, catalog)
+    if len(names.entities) > MAX_SCOPED_ENTITIES:
+        scoped = False
     if not scoped:
         names.entities = {m: {} for m in names.entities}
     builder = _Builder(text, dialect, names)
