@@ -6,6 +6,7 @@ does not list (and on a listed query that now agrees), so the figure can only im
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -94,16 +95,14 @@ def _known() -> dict[str, str]:
     return out
 
 
-@pytest.mark.slow
-@needs_prometheus
-def test_engine_agrees_with_prometheus(queries):
+def _check_agreement(queries: list[str], **options) -> None:
     from nlq.engine import EngineUnavailable, engine_for
 
     try:
         engine_for("promql")
     except EngineUnavailable as exc:
         pytest.skip(str(exc))
-    outcomes = run_differential(snapshot_names(), queries)
+    outcomes = run_differential(snapshot_names(), queries, **options)
     print(summary(outcomes))
     known = _known()
     new = [o for o in outcomes if not o.agree and o.query not in known]
@@ -111,3 +110,20 @@ def test_engine_agrees_with_prometheus(queries):
     message = "\n".join([f"{o.query}\n    {o.reasons[0][:300]}" for o in new[:30]] +
                         [f"now agrees, remove from {KNOWN.name}: {q}" for q in fixed[:30]])
     assert not new and not fixed, message
+
+
+@pytest.mark.slow
+@needs_prometheus
+def test_engine_agrees_with_prometheus(queries):
+    _check_agreement(queries)
+
+
+@pytest.mark.slow
+@needs_prometheus
+def test_gold_queries_agree_with_prometheus():
+    """Every gold PromQL query of the eval benchmark, on every variant, instants and a range."""
+    gold_file = ROOT / "evals" / "promql.jsonl"
+    if not gold_file.exists():
+        pytest.skip("evals/promql.jsonl not there yet")
+    gold = sorted({json.loads(line)["gold"] for line in gold_file.read_text().splitlines() if line.strip()})
+    _check_agreement(gold, instants_first=2, instants_others=2, range_variants=3)
