@@ -126,6 +126,12 @@ class Translation:
             "forced": sum(a.forced_tokens for a in self.attempts),
         }
 
+    def raise_for_status(self) -> Translation:
+        """This translation, or `TranslationFailed` with its message when there is no query."""
+        if not self.ok:
+            raise TranslationFailed(self.message or self.status)
+        return self
+
     def to_dict(self) -> dict:
         return {
             "question": self.question,

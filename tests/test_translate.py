@@ -240,3 +240,34 @@ def test_end_to_end_more_dialects(model, dialect, question, expected):
     result = translate(question, dialect, fixture_catalog(dialect), model, bank=fixture_bank(dialect))
     assert result.ok, result.message
     assert expected in result.query
+
+
+def test_cli_prints_query_explanation_and_links(monkeypatch):
+    from nlq import models
+
+    good = 'sum by (code) (rate(http_requests_total{service="checkout",code=~"5.."}[5m]))'
+    monkeypatch.setitem(models._LOADED, "embedded:", ScriptedModel([good]))
+    args = ["ask", "5xx rate of checkout by code", "-d", "promql", "--catalog",
+            str(FIXTURES / "catalog_promql.json"), "--model", "embedded"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0] == 'sum by (code) (rate(http_requests_total{service="checkout", code=~"5.."}[5m]))' \
+        or lines[0].startswith("sum by (code) (rate(http_requests_total{")
+    assert lines[1].startswith("Per-second rate of HTTP requests")
+    assert "assumed: 5m window" in result.output
+    assert any(line.startswith("Grafana Explore: http") for line in lines)
+    assert any(line.startswith("Prometheus: http") for line in lines)
+
+    monkeypatch.setitem(models._LOADED, "embedded:", ScriptedModel([good]))
+    data = json.loads(CliRunner().invoke(main, args + ["--json"]).output)
+    assert data["status"] == "ok" and data["attempts"][0]["valid"] and data["tokens"]["completion"] > 0
+    assert set(data["timings"]) >= {"total_s", "grammar_s", "load_s"}
+
+
+def test_raise_for_status():
+    from nlq.translate import TranslationFailed
+
+    refused = translate("", "promql")
+    with pytest.raises(TranslationFailed, match="empty"):
+        refused.raise_for_status()
