@@ -185,12 +185,11 @@ def datadog_event(world: World, event: LogEvent, language: str) -> dict:
         attributes.update({k: v for k, v in f.items()})
     tags = [f"env:{world.env}", f"version:{event.version}", f"kube_namespace:{world.namespace}",
             f"pod_name:{event.pod}", f"kube_cluster_name:{world.cluster}"]
-    status = {"info": "info", "warn": "warn", "error": "error"}[event.level]
     return {
         "ts_ms": event.ts_ns // 1_000_000,
         "service": event.service,
         "host": event.host,
-        "status": status,
+        "status": event.level,  # Datadog's statuses include info, warn and error
         "source": SOURCE_OF[language],
         "message": event.msg if "status" not in f else f"{f['method']} {f['path']} {f['status']} {f['duration']}",
         "tags": tags,

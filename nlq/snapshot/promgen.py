@@ -161,7 +161,6 @@ def build_prometheus(world: World, variant: Variant, traffic: Traffic) -> PromDa
                  "seconds", "go_gc_duration_seconds")
     data.declare("go_gc_duration_seconds_count", "summary",
                  "A summary of the pause duration of garbage collection cycles.", "seconds", "go_gc_duration_seconds")
-    restart_cfg = world.raw["incidents"]["pod_restart"]
     pod_rps = np.zeros((len(pods), steps))
     for k, kind in enumerate(traffic.kinds):
         pod_rps[pod_row[kind.pod.name]] += traffic.counts[k] / step_s
@@ -215,7 +214,6 @@ def build_prometheus(world: World, variant: Variant, traffic: Traffic) -> PromDa
         data.add("kube_pod_info", {"namespace": ns, "pod": pod.name, "node": pod.host.name, "pod_ip": pod.ip,
                                    "created_by_name": pod.name.rsplit("-", 1)[0]}, ksm_off,
                  np.where(lifetime, 1.0, np.nan))
-    del restart_cfg
 
     # ---- gRPC ----------------------------------------------------------------------------
     data.declare("grpc_server_handled_total", "counter", "Total number of RPCs completed on the server, regardless of success or failure.")
