@@ -62,9 +62,22 @@ from nlq.errors import UsageError
     help="Snapshot variants to compare answers on (comma-separated).",
 )
 @click.option("--limit", type=int, default=None, help="Only the first N cases (after --dialect).")
+@click.option(
+    "--every", type=int, default=None, help="Only every Nth case (a spread sample over the strata)."
+)
 @click.option("--id", "ids", multiple=True, help="Only the case(s) with this id. Repeatable.")
 def command(
-    case_files, dialect, model, out_dir, use_gold, neighbours, neighbours_only, variants, limit, ids
+    case_files,
+    dialect,
+    model,
+    out_dir,
+    use_gold,
+    neighbours,
+    neighbours_only,
+    variants,
+    limit,
+    every,
+    ids,
 ):
     """Score translations by execution-equivalence with the gold on every snapshot variant.
 
@@ -87,6 +100,8 @@ def command(
     if ids:
         wanted = set(ids)
         cases = [c for c in cases if c.id in wanted]
+    if every:
+        cases = cases[::every]
     if limit is not None:
         cases = cases[:limit]
     if not cases:
