@@ -27,6 +27,8 @@ only within 5 minutes after a series ends.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import shutil
@@ -111,6 +113,11 @@ def export_openmetrics(con, path: Path) -> int:
 
 def build_blocks(name: str, force: bool = False) -> Path:
     """TSDB blocks of snapshot `name` (cached; rebuilt when the snapshot changed)."""
+    with _locked(name):
+        return _build_blocks_locked(name, force)
+
+
+def _build_blocks_locked(name: str, force: bool = False) -> Path:
     from nlq.snapshot import open_snapshot
     from nlq.snapshot.store import load_checksums
 
@@ -122,9 +129,9 @@ def build_blocks(name: str, force: bool = False) -> Path:
     want = load_checksums().get(name, {}).get("prom_samples", "unknown")
     if not force and stamp.exists() and json.loads(stamp.read_text()).get("prom_samples") == want:
         return data
-    stop(name)
-    shutil.rmtree(root, ignore_errors=True)
-    root.mkdir(parents=True)
+    _stop_locked(name)
+    shutil.rmtree(data, ignore_errors=True)
+    stamp.unlink(missing_ok=True)
     con = open_snapshot(name)
     with tempfile.TemporaryDirectory(dir=root) as tmp:
         om = Path(tmp) / f"{name}.om.txt"
@@ -183,14 +190,33 @@ def _ready(port: int) -> bool:
         return False
 
 
-def running(name: str) -> Server | None:
-    """The server of snapshot `name` that is up now, if any."""
+@contextlib.contextmanager
+def _locked(name: str):
+    """One process at a time starts, stops or rebuilds a snapshot's server."""
+    root = reference_dir(name)
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / "server.lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def running(name: str, wait_s: float = 0.0) -> Server | None:
+    """The server of snapshot `name` that is up now (waiting up to `wait_s` for one whose
+    process lives but is not ready yet: a loaded machine answers slowly), if any."""
     info = reference_dir(name) / "server.json"
     if not info.exists():
         return None
     spec = json.loads(info.read_text())
-    if _alive(spec["pid"]) and _ready(spec["port"]):
-        return Server(name, spec["pid"], spec["port"])
+    deadline = time.monotonic() + wait_s
+    while _alive(spec["pid"]):
+        if _ready(spec["port"]):
+            return Server(name, spec["pid"], spec["port"])
+        if time.monotonic() >= deadline:
+            break
+        time.sleep(0.5)
     return None
 
 
@@ -199,7 +225,16 @@ def start(name: str) -> Server:
     server = running(name)
     if server:
         return server
-    data = build_blocks(name)
+    with _locked(name):
+        return _start_locked(name)
+
+
+def _start_locked(name: str) -> Server:
+    server = running(name, wait_s=READY_TIMEOUT_S)
+    if server:
+        return server
+    _stop_locked(name)  # a process that never became ready
+    data = _build_blocks_locked(name)
     root = reference_dir(name)
     config = root / "prometheus.yml"
     config.write_text("global:\n  scrape_interval: 15s\nscrape_configs: []\n")
@@ -221,12 +256,17 @@ def start(name: str) -> Server:
         if _ready(port):
             return Server(name, proc.pid, port)
         time.sleep(0.2)
-    stop(name)
+    _stop_locked(name)
     raise ReferenceError(f"prometheus on port {port} not ready after {READY_TIMEOUT_S} s")
 
 
 def stop(name: str) -> bool:
     """Stop the server of snapshot `name` (by the pid it was started with); True if one ran."""
+    with _locked(name):
+        return _stop_locked(name)
+
+
+def _stop_locked(name: str) -> bool:
     info = reference_dir(name) / "server.json"
     if not info.exists():
         return False
