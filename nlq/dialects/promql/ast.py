@@ -20,8 +20,18 @@ so code that ignores it still sees the plain shape:
   which only the engine knows).
 * `anchored` / `smoothed` after a range or instant selector: the `modifier`
   field of `VectorSelector` ("anchored", "smoothed" or None).
-* `limitk`/`limit_ratio` are plain `Aggregation`s with a `param`; `info()` is
-  a plain `Call`.
+* `limitk`/`limit_ratio` are plain `Aggregation`s with a `param`; `info()`,
+  `step()`, `range()`, `start()`, `end()` in expression position are plain
+  `Call`s.
+* the fill modifiers (`a + fill(0) b`, `fill_left(1) fill_right(2)`):
+  `Binary.fill_lhs` / `Binary.fill_rhs`; the native-histogram trim operators
+  `</` and `>/` are `Binary` ops at comparison precedence.
+* set operators (`and`, `or`, `unless`) always carry a `VectorMatching` with
+  card "many-to-many" (`on=False, labels=()` when none was written), as
+  Prometheus sets it; other operators have `matching=None` unless written.
+* a sign in front of a number literal is folded into it (`-1` is
+  `NumberLiteral(-1)`), as Prometheus does; NaN literals share the `math.nan`
+  object so equal trees compare equal.
 """
 
 from __future__ import annotations
@@ -128,7 +138,7 @@ class VectorMatching:
 
 @dataclass(frozen=True)
 class Binary:
-    op: str  # + - * / % ^ == != > < >= <= and or unless atan2
+    op: str  # + - * / % ^ == != > < >= <= and or unless atan2 (and the trim ops </ >/)
     lhs: Expr
     rhs: Expr
     return_bool: bool = False
