@@ -126,3 +126,28 @@ def test_cli_synth(tmp_path):
     assert sorted(p.name for p in (tmp_path / "w").iterdir()) == ["synth-1.duckdb", "synth-2.duckdb"]
     bad = CliRunner().invoke(main, ["catalog", "synth", "--catalog", str(tmp_path / "none.yaml")])
     assert bad.exit_code == 2 and "not found" in bad.output
+
+
+def test_eval_scoring_over_a_synth_world_separates_right_from_wrong(world, mine, tmp_path):
+    """Execution-equivalence on a team's own catalog: the scorer reads synth variants.
+
+    `nlq eval` takes only the shop's variant names today, so the Scorer gets the
+    synth connections directly (its `connections` is a cached property).
+    """
+    from nlq.evaluation.cases import Case
+    from nlq.evaluation.scoring import Scorer
+
+    catalog_dir = tmp_path / "catalogs"
+    catalog_dir.mkdir()
+    mine.save(catalog_dir / "promql.json")
+    scorer = Scorer(["synth-1", "synth-2"], catalog_dir=catalog_dir)
+    scorer.__dict__["connections"] = {"synth-1": open_synth(world[0]), "synth-2": open_synth(world[1])}
+    case = Case("mine-1", "promql", "simple", [], "orders per second by payment",
+                "sum by (payment) (rate(checkout_orders_total[5m]))", range="30m")
+    same = scorer.score(case, "sum(rate(checkout_orders_total[5m])) by (payment)")
+    wrong = scorer.score(case, "sum by (region) (rate(checkout_orders_total[5m]))")
+    unknown = scorer.score(case, "sum(rate(http_requests_total[5m]))")
+    scorer.close()
+    assert same.equivalent and same.valid
+    assert not wrong.equivalent and wrong.valid
+    assert not unknown.valid and not unknown.equivalent
