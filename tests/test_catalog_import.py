@@ -54,6 +54,7 @@ class Api:
         self.route = route
         self.api_key = api_key
         self.seen: list[tuple[str, str]] = []
+        self.headers: list[dict[str, str]] = []
         self.flaky_done: set[str] = set()
         api = self
 
@@ -68,6 +69,7 @@ class Api:
                 mode, _, rest = parsed.path.lstrip("/").partition("/")
                 path = "/" + rest
                 api.seen.append((method, parsed.path))
+                api.headers.append({k.lower(): v for k, v in self.headers.items()})
                 query = urllib.parse.parse_qs(parsed.query)
                 if self.headers.get("Content-Type", "").startswith("application/x-www-form-urlencoded"):
                     for k, v in urllib.parse.parse_qs(body.decode()).items():
@@ -82,6 +84,9 @@ class Api:
                 elif mode == "flaky" and parsed.path not in api.flaky_done:
                     api.flaky_done.add(parsed.path)
                     status, payload = 500, {"status": "error", "error": "internal"}
+                elif mode == "ratelimited" and parsed.path not in api.flaky_done:
+                    api.flaky_done.add(parsed.path)
+                    status, payload = 429, {"errors": ["Too many requests"]}
                 elif mode == "slow":
                     time.sleep(1.5)
                 elif mode == "html":
@@ -95,6 +100,8 @@ class Api:
                     self.send_response(status)
                     self.send_header("Content-Type", "text/html" if isinstance(payload, str) else "application/json")
                     self.send_header("Content-Length", str(len(raw)))
+                    if status == 429:
+                        self.send_header("X-RateLimit-Reset", "0.05")  # Datadog's: seconds until reset
                     self.end_headers()
                     self.wfile.write(raw)
                 except (BrokenPipeError, ConnectionResetError):
@@ -391,6 +398,24 @@ def test_500_is_retried_then_succeeds(loki):
     assert catalog.log_labels["service"]
     retried = [p for _m, p in loki.seen if p == "/flaky/loki/api/v1/labels"]
     assert len(retried) == 2  # a 500, then the answer
+
+
+def test_429_waits_for_the_rate_limit_reset(datadog, dd_keys):
+    waits: list[float] = []
+    client = dd_client(datadog.url("ratelimited"), backoff_s=0.001)
+    client.sleep = lambda s: (waits.append(s), time.sleep(s))
+    catalog, _ = import_datadog_metrics(client, FULL_WINDOW, show_progress=False)
+    assert len(catalog.metrics) == 17
+    assert waits and all(w == pytest.approx(0.05) for w in waits)  # X-RateLimit-Reset, not the back-off
+
+
+def test_loki_tenant_header_reaches_the_server(tmp_path):
+    with Api(lambda *a: (200, {"status": "success", "data": []})) as api:
+        out = tmp_path / "logs.json"
+        result = CliRunner().invoke(main, ["catalog", "import", "--loki", api.url(), "--org-id", "team-a",
+                                           "-o", str(out), "--quiet"])
+        assert result.exit_code == 0, result.output
+        assert api.headers and all(h.get("x-scope-orgid") == "team-a" for h in api.headers)
 
 
 def test_500_every_time_gives_up_with_the_count(tmp_path):

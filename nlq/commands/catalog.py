@@ -69,6 +69,7 @@ def _window(since: str, start: str | None, end: str | None):
               help="Prometheus: series asked for per metric and call.")
 @click.option("--lines", "lines_per_kind", default=200, show_default=True, type=click.IntRange(1),
               help="Loki: lines sampled per stream kind to find fields.")
+@click.option("--org-id", default=None, help="Loki: tenant (X-Scope-OrgID) of a multi-tenant Loki.")
 @click.option("--match", default=None, help="Prometheus: only metric names matching this regex.")
 @click.option("--timeout", default=30.0, show_default=True, help="Seconds per HTTP call.")
 @click.option("--retries", default=3, show_default=True, type=click.IntRange(0), help="Retries of a failed call.")
@@ -76,7 +77,7 @@ def _window(since: str, start: str | None, end: str | None):
 @click.option("--ca-file", default=None, type=click.Path(dir_okay=False), help="CA bundle for TLS.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def import_command(prometheus_url, loki_url, datadog, datadog_url, facets, from_file, output, since, start, end,
-                   max_values, series_limit, lines_per_kind, match, timeout, retries, insecure, ca_file, quiet):
+                   max_values, series_limit, lines_per_kind, org_id, match, timeout, retries, insecure, ca_file, quiet):
     """Import a catalog and write it to -o (atomically: no file is left on failure).
 
     Credentials come from the environment only: NLQ_BEARER_TOKEN, or
@@ -96,13 +97,15 @@ def import_command(prometheus_url, loki_url, datadog, datadog_url, facets, from_
     if prometheus_url:
         from nlq.catalog_import.prometheus import import_prometheus
 
-        client = HttpClient(prometheus_url, headers=auth_headers_from_env(), **options)
+        client = HttpClient(prometheus_url, headers=auth_headers_from_env(), system="Prometheus API server",
+                            **options)
         catalog, notes = import_prometheus(client, window, max_values=max_values, series_limit=series_limit,
                                            match=match, show_progress=show)
     elif loki_url:
         from nlq.catalog_import.loki import import_loki
 
-        client = HttpClient(loki_url, headers=auth_headers_from_env(), **options)
+        headers = auth_headers_from_env() | ({"X-Scope-OrgID": org_id} if org_id else {})
+        client = HttpClient(loki_url, headers=headers, system="Loki server", **options)
         catalog, notes = import_loki(client, window, max_values=max_values, lines_per_kind=lines_per_kind,
                                      show_progress=show)
     elif datadog:
