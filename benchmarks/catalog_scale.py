@@ -3,7 +3,9 @@
 For synthetic PromQL catalogs of 100, 1,000 and 10,000 metrics (about five
 label values per metric-label, ~50,000 distinct label values at 10k), prints:
 
-* narrow_s: `nlq.constrain.narrow.narrow_text` (the catalog-specialised Lark text);
+* narrow_s: `nlq.constrain.narrow.narrow_text` (the catalog-specialised Lark text;
+  it scopes labels per metric only up to `MAX_SCOPED_ENTITIES` metrics, the
+  `applied` column says whether it did);
 * compile_s: llguidance compiling and validating it against SmolLM2's tokenizer
   (`LLMatcher.validate_grammar`) plus the first matcher;
 * mask_ms: time of each next-token mask (`fill_next_token_bitmask`) while one

@@ -19,7 +19,7 @@ def command() -> None:
     Examples:
       nlq catalog import --prometheus http://prometheus:9090 --since 6h -o prom.json
       NLQ_BEARER_TOKEN=... nlq catalog import --loki https://loki.example -o logs.json
-      DD_API_KEY=... DD_APP_KEY=... nlq catalog import --datadog -o dd.json
+      DD_API_KEY=... DD_APP_KEY=... nlq catalog import --datadog metrics -o dd.json
       nlq catalog merge prom.json extra.yaml -o all.json
       nlq catalog show all.json --search latency
       nlq catalog synth --catalog all.json --out .cache/synth/mine
