@@ -299,15 +299,23 @@ def _seconds(t: float | int) -> str:
     return f"{t:.3f}"
 
 
+def _api_retrying(name: str, path: str, params: dict) -> dict:
+    """Ask the snapshot's server; once more with a fresh one if another process stopped it meanwhile."""
+    try:
+        return _api(start(name), path, params)
+    except (OSError, ReferenceError):
+        return _api(start(name), path, params)
+
+
 def query_raw(name: str, query: str, at: float) -> dict:
     """Prometheus's own `data` object for an instant query at `at` (Unix seconds)."""
-    return _api(start(name), "/api/v1/query", {"query": query, "time": _seconds(at)})
+    return _api_retrying(name, "/api/v1/query", {"query": query, "time": _seconds(at)})
 
 
 def query_range_raw(name: str, query: str, start_s: float, end_s: float, step_s: float) -> dict:
     """Prometheus's own `data` object for a range query."""
-    return _api(start(name), "/api/v1/query_range",
-                {"query": query, "start": _seconds(start_s), "end": _seconds(end_s), "step": f"{step_s:g}"})
+    return _api_retrying(name, "/api/v1/query_range",
+                         {"query": query, "start": _seconds(start_s), "end": _seconds(end_s), "step": f"{step_s:g}"})
 
 
 def query(name: str, query_text: str, at: float) -> Result:
