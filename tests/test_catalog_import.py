@@ -462,3 +462,45 @@ def test_credentials_in_url_are_sent_but_never_shown():
         seen_auth.append(client.headers.get("Authorization"))
     assert "s3cret" not in str(err.value) and "alice" not in str(err.value)
     assert seen_auth == ["Basic YWxpY2U6czNjcmV0"]
+
+
+# --------------------------------------------------------------------------- TLS
+@pytest.fixture(scope="module")
+def tls_loki(tmp_path_factory):
+    """The Loki answers over HTTPS with a self-signed certificate for 127.0.0.1."""
+    import shutil
+    import ssl
+    import subprocess
+
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl not installed")
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True)
+    api = Api(LokiFromSnapshot())
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    api.server.socket = context.wrap_socket(api.server.socket, server_side=True)
+    with api:
+        yield api.url().replace("http://", "https://"), cert
+
+
+def test_tls_is_verified_by_default(tls_loki, tmp_path):
+    url, _cert = tls_loki
+    out = tmp_path / "logs.json"
+    result = CliRunner().invoke(main, ["catalog", "import", "--loki", url, "-o", str(out), "--quiet", "--retries", "0"])
+    assert result.exit_code == 1 and "TLS error" in result.output and "--ca-file" in result.output
+    assert not out.exists()
+
+
+def test_tls_with_the_ca_file_or_insecure(tls_loki, tmp_path):
+    url, cert = tls_loki
+    for extra in (["--ca-file", str(cert)], ["--insecure"]):
+        out = tmp_path / "logs.json"
+        result = CliRunner().invoke(main, ["catalog", "import", "--loki", url, "-o", str(out), "--quiet",
+                                           "--lines", "20", *extra])
+        assert result.exit_code == 0, result.output
+        assert load_catalog(out, "logql").log_labels["service"]
+        out.unlink()
