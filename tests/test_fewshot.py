@@ -217,3 +217,30 @@ def test_every_query_returns_data_on_the_snapshot(dialect):
         if not _has_data(result):
             problems.append(f"{where(record)}: no data on {SNAPSHOT}: {record['query']}")
     assert not problems, f"{len(problems)} queries without data:\n" + "\n".join(problems)
+
+
+def _squash(text: str) -> str:
+    return re.sub(r"\s+", "", text)
+
+
+def test_no_pair_repeats_a_line_of_the_shared_corpora():
+    """The corpora are test material for grammars and engines: never prompt material.
+
+    Compares whitespace-free text, so a re-spaced copy of a corpus query counts too.
+    """
+    corpora = Path(__file__).resolve().parent.parent.parent / "shared" / "corpora"
+    if not corpora.is_dir():
+        pytest.skip(f"{corpora} is absent")
+    corpus_text = set()
+    for path in corpora.rglob("*.txt"):
+        for line in path.read_text(encoding="utf-8", errors="ignore").splitlines():
+            if line.strip() and not line.startswith("#"):
+                corpus_text.add(_squash(line))
+    leaks = [
+        f"{where(record)}: {field} {record[field]!r}"
+        for dialect in DIALECTS
+        for record in pairs(dialect)
+        for field in ("question", "query")
+        if _squash(record[field]) in corpus_text
+    ]
+    assert not leaks, "few-shot pairs copied from ../shared/corpora:\n" + "\n".join(leaks)
