@@ -196,7 +196,7 @@ def write_chart(rows: list[Row], path: Path) -> bool:
         ("valid_rate", "passes checks"),
         ("execution_accuracy", "same answer"),
     ]
-    fig, ax = plt.subplots(figsize=(7, 3.6), dpi=120)
+    fig, ax = plt.subplots(figsize=(7, 4), dpi=120)
     width = 0.26
     for i, (key, label) in enumerate(metrics):
         xs = [j + (i - 1) * width for j in range(len(names))]
@@ -205,7 +205,7 @@ def write_chart(rows: list[Row], path: Path) -> bool:
     ax.set_ylim(0, 105)
     ax.set_ylabel("% of cases")
     ax.set_title("nlq eval per stratum")
-    ax.legend(loc="lower left", fontsize=8)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=3, fontsize=8, frameon=False)
     ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()
     fig.savefig(path)
