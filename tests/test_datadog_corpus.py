@@ -22,6 +22,7 @@ from datadog_util import (
 from nlq import dialects
 from nlq.errors import QueryError
 
+
 @pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(CORPUS_FILES))
 def test_corpus_validates_except_known_failures(name):

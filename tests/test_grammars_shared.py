@@ -8,7 +8,6 @@ example queries fed token by token as the model would emit them.
 from __future__ import annotations
 
 import importlib.util
-from pathlib import Path
 
 import lark
 import llguidance
