@@ -23,7 +23,7 @@ def scorer():
 
 @pytest.mark.slow
 def test_gold_scores_as_exact_and_equivalent(scorer):
-    case = _case("datadog-metrics-aggregation-004")
+    case = _case("datadog-metrics-grouping-004")
     score = scorer.score(case, case.gold)
     assert score.parsed and score.valid and score.exact and score.equivalent
 
@@ -31,7 +31,7 @@ def test_gold_scores_as_exact_and_equivalent(scorer):
 @pytest.mark.slow
 def test_rewrite_is_equivalent_but_not_exact(scorer):
     case = _case(
-        "datadog-metrics-aggregation-004"
+        "datadog-metrics-grouping-004"
     )  # max:kubernetes.memory.usage{kube_deployment:cart} by {pod_name}
     rewrite = case.gold.replace("{kube_deployment:cart}", "{kube_deployment:cart,env:prod}")
     score = scorer.score(case, rewrite)
@@ -54,7 +54,7 @@ def test_unparsable_and_missing_predictions(scorer):
 
 def test_mutations_cover_the_kinds(scorer):
     case = _case(
-        "logql-aggregation-005"
+        "logql-grouping-005"
     )  # sum by (level) (count_over_time({namespace="shop"}[5m]))
     kinds = dict(mutations(case, scorer.catalog(case.dialect)))
     assert kinds["sum<->avg"].startswith("avg by (level)")
@@ -65,7 +65,7 @@ def test_mutations_cover_the_kinds(scorer):
 
 @pytest.mark.slow
 def test_neighbour_check_catches_near_misses(scorer):
-    report = neighbour_check([_case("logql-aggregation-005")], scorer)
+    report = neighbour_check([_case("logql-grouping-005")], scorer)
     assert report.mutants and report.caught_share() == 1.0
 
 

@@ -130,7 +130,7 @@ def test_pairs_cover_every_stratum_and_style(dialect):
     queries = {p.query for p in pairs}
     assert len(queries) >= 100, f"only {len(queries)} distinct queries"
     strata = Counter(p.stratum for p in pairs)
-    assert set(strata) == {"filter", "aggregation", "rate", "join", "edge"}, strata
+    assert set(strata) == {"filter", "grouping", "rate", "join", "edge"}, strata
     assert {p.style for p in pairs} == set(STYLES)
     questions = [p.question.lower() for p in pairs]
     assert len(questions) == len(set(questions)), "duplicate questions"

@@ -33,9 +33,9 @@ CASE_FILES = {
     "datadog-metrics": "datadog-metrics.jsonl",
     "datadog-logs": "datadog-logs.jsonl",
 }
-STRATA = ("filter", "aggregation", "rate", "join", "edge")
+STRATA = ("filter", "grouping", "rate", "join", "edge")
 #: target share of each stratum per benchmark (Datadog metrics and logs count as one)
-STRATUM_TARGETS = {"filter": 0.30, "aggregation": 0.30, "rate": 0.20, "join": 0.10, "edge": 0.10}
+STRATUM_TARGETS = {"filter": 0.30, "grouping": 0.30, "rate": 0.20, "join": 0.10, "edge": 0.10}
 TAG_VOCABULARY = {
     "time": ("instant", "window", "offset", "compare"),
     "card": ("low", "high"),

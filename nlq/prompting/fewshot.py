@@ -1,6 +1,7 @@
 """Few-shot examples: question/query pairs retrieved by BM25 from fewshot/<dialect>.jsonl.
 
-Each line of the file is one JSON object `{"question", "query", "dialect"}`;
+Each line of the file is one JSON object `{"question", "query", ...}` (the file name gives the dialect;
+a `"dialect"` field, where present, must agree);
 blank lines and lines starting with `//` or `#` are skipped.
 
     >>> bank = FewShotBank.load("promql")            # doctest: +SKIP

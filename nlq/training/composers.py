@@ -27,7 +27,7 @@ STATUS_NAMES = re.compile(r"(^|[._])(status|status_code|code)$")
 
 @dataclass
 class Draft:
-    stratum: str  # filter, aggregation, rate, join, edge
+    stratum: str  # filter, grouping, rate, join, edge
     kind: str  # the template, which picks the phrasings
     query: str
     slots: dict = field(default_factory=dict)
@@ -159,7 +159,7 @@ def _p_gauge_aggregate(kinds, pick):
     matchers, by = _prom_base(m, pick, k=pick.one([0, 1]))
     op = pick.one(["sum", "avg", "max", "min"])
     query = _agg(op, by, _prom_selector(m.name, matchers))
-    return Draft("aggregation", "gauge_agg", query, _slots(m, matchers, by, op=op))
+    return Draft("grouping", "gauge_agg", query, _slots(m, matchers, by, op=op))
 
 
 def _p_counter_rate(kinds, pick):
@@ -169,7 +169,7 @@ def _p_counter_rate(kinds, pick):
     inner = f"rate({_prom_selector(m.name, matchers)}[{window}])"
     if by and pick.one([True, False]):
         return Draft(
-            "aggregation", "rate_by", f"sum by ({by}) ({inner})", _slots(m, matchers, by, window)
+            "grouping", "rate_by", f"sum by ({by}) ({inner})", _slots(m, matchers, by, window)
         )
     return Draft("rate", "rate", f"sum({inner})", _slots(m, matchers, None, window))
 
@@ -189,7 +189,7 @@ def _p_topk(kinds, pick):
         return None
     k = pick.one([3, 5, 10])
     query = f"topk({k}, sum by ({by}) (rate({_prom_selector(m.name, matchers)}[5m])))"
-    return Draft("aggregation", "topk", query, _slots(m, matchers, by, "5m", k=k))
+    return Draft("grouping", "topk", query, _slots(m, matchers, by, "5m", k=k))
 
 
 def _p_offset(kinds, pick):
@@ -215,7 +215,7 @@ def _p_quantile(kinds, pick):
         f"(rate({_prom_selector(m.name, matchers)}[{window}])))"
     )
     return Draft(
-        "aggregation",
+        "grouping",
         "quantile",
         query,
         _slots(m, matchers, by if keep != "le" else None, window, q=q),
@@ -257,7 +257,7 @@ def _p_gauge_change(kinds, pick):
     fn = pick.one(["deriv", "delta", "max_over_time", "avg_over_time"])
     window = pick.one(["30m", "1h"]) if fn in ("deriv", "delta") else pick.one(["1h", "6h"])
     query = f"{fn}({_prom_selector(m.name, matchers)}[{window}])"
-    stratum = "rate" if fn in ("deriv", "delta") else "aggregation"
+    stratum = "rate" if fn in ("deriv", "delta") else "grouping"
     return Draft(stratum, fn, query, _slots(m, matchers, None, window))
 
 
@@ -373,10 +373,10 @@ def compose_logql(
         )
     if kind == "count_by" and by:
         query = f"sum by ({by}) (count_over_time({sel}[{window}]))"
-        return Draft("aggregation", "count_by", query, slots)
+        return Draft("grouping", "count_by", query, slots)
     if kind == "status_count":
         query = f"sum(count_over_time({sel} | {parser} | {status} >= 500 [{window}]))"
-        return Draft("aggregation", "status_count", query, slots)
+        return Draft("grouping", "status_count", query, slots)
     if kind == "duration_quantile":
         q = pick.one([0.5, 0.9, 0.95, 0.99])
         query = (
@@ -384,7 +384,7 @@ def compose_logql(
             f"[{window}]) by ({stream_label})"
         )
         return Draft(
-            "aggregation",
+            "grouping",
             "quantile",
             query,
             {**slots, "q": q, "subject": "request duration", "by": stream_label},
@@ -459,7 +459,7 @@ def compose_datadog_metrics(catalog: Catalog, rng: random.Random) -> Draft | Non
         kind = pick.one(options)
         counted = "dd_count" if metric.type == "count" else "rate"
         if kind == "total":
-            return Draft("aggregation" if by else "filter", counted, q, slots)
+            return Draft("grouping" if by else "filter", counted, q, slots)
         if kind == "per_second":
             return Draft(
                 "rate",
@@ -476,7 +476,7 @@ def compose_datadog_metrics(catalog: Catalog, rng: random.Random) -> Draft | Non
             )
         if kind == "top" and by:
             k = pick.one([3, 5, 10])
-            return Draft("aggregation", "topk", f"top({q}, {k}, 'sum', 'desc')", {**slots, "k": k})
+            return Draft("grouping", "topk", f"top({q}, {k}, 'sum', 'desc')", {**slots, "k": k})
         if kind == "share" and key and len(tags[key]) >= 2:
             gscope = _dd_scope([])
             query = f"{q} / sum:{metric.name}{gscope}{group}{rate}"
@@ -491,11 +491,11 @@ def compose_datadog_metrics(catalog: Catalog, rng: random.Random) -> Draft | Non
                 query,
                 {**slots, "filters": [], "excluded": (key, [filters[0][1]])},
             )
-        return Draft("aggregation" if by else "filter", counted, q, slots)
+        return Draft("grouping" if by else "filter", counted, q, slots)
     if metric.type == "distribution":
         p = pick.one(["p50", "p90", "p95", "p99"])
         return Draft(
-            "aggregation",
+            "grouping",
             "quantile",
             f"{p}:{metric.name}{scope}{group}",
             {**slots, "q": float("0." + p[1:])},
@@ -528,7 +528,7 @@ def compose_datadog_metrics(catalog: Catalog, rng: random.Random) -> Draft | Non
                 {**slots, "filters": [], "by": shared, "other": partner.name},
             )
     return Draft(
-        "aggregation" if by else "filter", "gauge_agg" if by else "show", q, {**slots, "op": op}
+        "grouping" if by else "filter", "gauge_agg" if by else "show", q, {**slots, "op": op}
     )
 
 
@@ -580,7 +580,7 @@ def compose_datadog_logs(catalog: Catalog, rng: random.Random) -> Draft | None:
         chosen = sorted(pick.some(tags[key], 2))
         query = f"{key}:({' OR '.join(_dd_log_value(c) for c in chosen)})"
         return Draft(
-            "aggregation", "either_logs", query, {**slots, "filters": [], "either": (key, chosen)}
+            "grouping", "either_logs", query, {**slots, "filters": [], "either": (key, chosen)}
         )
     if kind == "exclude":
         other = pick.one(k for k in tags if k != key)
@@ -592,7 +592,7 @@ def compose_datadog_logs(catalog: Catalog, rng: random.Random) -> Draft | None:
         name = pick.one(fields)
         return Draft("edge", "has_field", f"{base} @{name}:*", {**slots, "field": name})
     if kind == "status" and status:
-        return Draft("aggregation", "status_5xx", f"{base} @{status}:[500 TO 599]", slots)
+        return Draft("grouping", "status_5xx", f"{base} @{status}:[500 TO 599]", slots)
     if kind == "or" and strings and len(tags[key]) >= 2:
         (n1, v1), other = pick.one(strings), pick.one(v for v in tags[key] if v != value)
         query = f"({base} @{n1}:{_dd_log_value(v1)}) OR {key}:{_dd_log_value(other)}"
