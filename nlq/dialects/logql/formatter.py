@@ -8,42 +8,16 @@ parentheses precedence needs.  `parse(format(parse(q))) == parse(q)`.
 
 from __future__ import annotations
 
-import math
-
+from nlq.dialects.go_literals import format_number
+from nlq.dialects.go_literals import quote as quote_double
 from nlq.dialects.logql import ast
-
-
-def format_number(value: float) -> str:
-    if math.isnan(value):
-        return "NaN"
-    if math.isinf(value):
-        return "+Inf" if value > 0 else "-Inf"
-    if value == int(value) and abs(value) < 1e15:
-        return str(int(value))
-    return repr(value)
 
 
 def quote(value: str) -> str:
     """A Go string literal for `value`: raw backticks when that reads better."""
     if ("\\" in value or '"' in value) and "`" not in value and "\n" not in value:
         return f"`{value}`"
-    out = []
-    for ch in value:
-        if ch == "\\":
-            out.append("\\\\")
-        elif ch == '"':
-            out.append('\\"')
-        elif ch == "\n":
-            out.append("\\n")
-        elif ch == "\t":
-            out.append("\\t")
-        elif ch == "\r":
-            out.append("\\r")
-        elif ord(ch) < 0x20 or ord(ch) == 0x7F:
-            out.append(f"\\x{ord(ch):02x}")
-        else:
-            out.append(ch)
-    return '"' + "".join(out) + '"'
+    return quote_double(value)
 
 
 def format_expr(node) -> str:

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import re
-
 from lark import Token, Transformer, Tree, v_args
 from lark.exceptions import VisitError
 
+from nlq.dialects.go_literals import unquote
 from nlq.dialects.logql import ast
 from nlq.errors import QueryError
 from nlq.grammar import parse_tree
@@ -50,46 +49,7 @@ TERMINAL_NAMES = {
     "EQUAL": "`=`",
 }
 
-_SIMPLE_ESCAPES = {
-    "a": "\a",
-    "b": "\b",
-    "f": "\f",
-    "n": "\n",
-    "r": "\r",
-    "t": "\t",
-    "v": "\v",
-    "\\": "\\",
-    '"': '"',
-    "'": "'",
-}
-_ESCAPE = re.compile(r"\\(x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8}|[0-7]{3}|.)", re.S)
 
-
-def unquote(token: Token, text: str) -> str:
-    """A Go string literal's value: backticks are raw, double quotes take Go escapes."""
-    raw = str(token)
-    if raw.startswith("`"):
-        return raw[1:-1]
-    body = raw[1:-1]
-
-    def replace(match: re.Match) -> str:
-        esc = match.group(1)
-        if esc in _SIMPLE_ESCAPES:
-            return _SIMPLE_ESCAPES[esc]
-        if esc[0] in "xuU" and len(esc) > 1:
-            return chr(int(esc[1:], 16))
-        if len(esc) == 3 and esc.isdigit():
-            return chr(int(esc, 8))
-        position = (token.start_pos or 0) + 1 + match.start()
-        raise QueryError(
-            f"unknown escape sequence \\{esc}",
-            query=text,
-            position=position,
-            end=position + 2,
-            hint="inside double quotes write a backslash as \\\\, or use a `raw string`",
-        )
-
-    return _ESCAPE.sub(replace, body)
 
 
 def parse_number(text: str) -> float:
@@ -128,6 +88,31 @@ def _reserved_word_stage(stage) -> list:
     return [stage]
 
 
+def _glued(keyword: Token, extractions: list) -> bool:
+    """Is the first extraction written against the parser's keyword (`json_path="x"`)?
+
+    Loki's lexer reads `json_path` as one identifier, so `| json_path="x"` is a
+    label filter.  Whitespace is ignored between tokens, so the grammar also
+    admits `json` + extraction `_path="x"`; this picks Loki's reading.
+    """
+    if not extractions or not all(isinstance(e, ast.Extraction) for e in extractions):
+        return False
+    first = extractions[0]
+    return first.span is not None and first.span[0] == keyword.end_pos and all(
+        e.path is not None for e in extractions
+    )
+
+
+def _glued_label_filter(keyword: Token, extractions: list, span) -> ast.LabelFilterStage:
+    first, *rest = extractions
+    condition = ast.StringFilter(str(keyword) + first.name, "=", first.path, span=first.span)
+    for extraction in rest:
+        condition = ast.AndFilter(
+            condition, ast.StringFilter(extraction.name, "=", extraction.path, span=extraction.span)
+        )
+    return ast.LabelFilterStage(condition, span=span)
+
+
 def _span(meta) -> ast.Span:
     if getattr(meta, "empty", True):
         return None
@@ -145,7 +130,7 @@ class _ToAst(Transformer):
         self.text = text
 
     def _str(self, tok: Token) -> str:
-        return unquote(tok, self.text)
+        return unquote(str(tok), self.text, tok.start_pos or 0)
 
     # -- names
     def label_name(self, meta, children):
@@ -315,7 +300,10 @@ class _ToAst(Transformer):
         return ast.LineFilterValue(self._str(children[1]), True, span=_span(meta))
 
     def json_parser(self, meta, children):
-        return ast.JsonParser(tuple(children[1:]), span=_span(meta))
+        keyword, extractions = children[0], children[1:]
+        if _glued(keyword, extractions):
+            return _glued_label_filter(keyword, extractions, _span(meta))
+        return ast.JsonParser(tuple(extractions), span=_span(meta))
 
     def logfmt_parser(self, meta, children):
         flags = tuple(str(c) for c in children[1:] if isinstance(c, Token) and c.type == "FLAG")

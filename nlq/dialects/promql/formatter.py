@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import re
 
+from nlq.dialects.go_literals import format_number, quote
 from nlq.dialects.promql import ast
 
 _METRIC_RE = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
@@ -82,38 +83,6 @@ def format_duration(ms: int) -> str:
             parts.append(f"{ms // size}{unit}")
             ms %= size
     return sign + "".join(parts)
-
-
-def format_number(value: float) -> str:
-    if math.isnan(value):
-        return "NaN"
-    if math.isinf(value):
-        return "+Inf" if value > 0 else "-Inf"
-    if value == int(value) and abs(value) < 1e15:
-        return str(int(value))
-    return repr(value)
-
-
-def quote(value: str) -> str:
-    out = []
-    for ch in value:
-        if ch == "\\":
-            out.append("\\\\")
-        elif ch == '"':
-            out.append('\\"')
-        elif ch == "\n":
-            out.append("\\n")
-        elif ch == "\t":
-            out.append("\\t")
-        elif ch == "\r":
-            out.append("\\r")
-        elif ord(ch) < 0x20 or ord(ch) == 0x7F:
-            out.append(f"\\x{ord(ch):02x}")
-        elif 0xD800 <= ord(ch) <= 0xDFFF:
-            out.append(f"\\u{ord(ch):04x}")
-        else:
-            out.append(ch)
-    return '"' + "".join(out) + '"'
 
 
 def format_label(name: str) -> str:

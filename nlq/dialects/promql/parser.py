@@ -15,6 +15,7 @@ from functools import lru_cache
 from lark import Token, Transformer, v_args
 from lark.exceptions import VisitError
 
+from nlq.dialects.go_literals import unquote
 from nlq.dialects.promql import ast
 from nlq.errors import QueryError
 from nlq.grammar import parse_tree
@@ -73,19 +74,6 @@ NOT_METRIC_NAMES = frozenset(
     {"bool", "on", "ignoring", "group_left", "group_right", "atan2", "inf", "nan"}
 )
 
-_SIMPLE_ESCAPES = {
-    "a": "\a",
-    "b": "\b",
-    "f": "\f",
-    "n": "\n",
-    "r": "\r",
-    "t": "\t",
-    "v": "\v",
-    "\\": "\\",
-    '"': '"',
-    "'": "'",
-}
-_ESCAPE = re.compile(r"\\(x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8}|[0-7]{3}|.)", re.S)
 _DURATION_PART = re.compile(r"([0-9]+)(ms|s|m|h|d|w|y)")
 _UNIT_MS = {
     "y": 365 * 86_400_000,
@@ -99,24 +87,6 @@ _UNIT_MS = {
 _UNIT_ORDER = ["y", "w", "d", "h", "m", "s", "ms"]
 #: Prometheus keeps durations in int64 nanoseconds
 MAX_DURATION_S = (2**63 - 1) / 1e9
-
-
-def unquote(raw: str) -> str:
-    """A PromQL string literal's value: backticks are raw, quotes take Go escapes."""
-    if raw.startswith("`"):
-        return raw[1:-1]
-
-    def replace(match: re.Match) -> str:
-        esc = match.group(1)
-        if esc in _SIMPLE_ESCAPES:
-            return _SIMPLE_ESCAPES[esc]
-        if esc[0] in "xuU" and len(esc) > 1:
-            return chr(int(esc[1:], 16))
-        if len(esc) == 3 and esc.isdigit():
-            return chr(int(esc, 8))
-        return esc
-
-    return _ESCAPE.sub(replace, raw[1:-1])
 
 
 def parse_number(raw: str) -> float:

@@ -1,0 +1,36 @@
+"""Parser keywords glued to a name are one identifier, as Loki's lexer reads them."""
+
+from __future__ import annotations
+
+import pytest
+
+from nlq import dialects
+from nlq.dialects.logql import ast
+
+LOGQL = dialects.get("logql")
+
+
+def last_stage(query: str):
+    node = LOGQL.parse(query)
+    return node.stages[-1]
+
+
+def test_json_glued_to_a_label_name_is_a_label_filter():
+    stage = last_stage('{app="a"} | json_path="x"')
+    assert isinstance(stage, ast.LabelFilterStage)
+    assert stage.filter == ast.StringFilter("json_path", "=", "x")
+
+
+def test_json_then_a_spaced_extraction_stays_a_parser():
+    stage = last_stage('{app="a"} | json _path="x"')
+    assert isinstance(stage, ast.JsonParser)
+    assert stage.extractions == (ast.Extraction("_path", "x"),)
+
+
+@pytest.mark.parametrize(
+    "query",
+    ['{app="a"} | json_path="x"', '{app="a"} | json_a="x", b="y"', 'rate({app=""} |= ip("10.0.0.1") | json_path="" [1m])'],
+)
+def test_glued_forms_round_trip(query):
+    node = LOGQL.parse(query)
+    assert LOGQL.parse(LOGQL.format(node)) == node
