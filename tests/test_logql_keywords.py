@@ -21,6 +21,11 @@ def test_json_glued_to_a_label_name_is_a_label_filter():
     assert stage.filter == ast.StringFilter("json_path", "=", "x")
 
 
+def test_logfmt_glued_to_a_label_name_is_a_label_filter():
+    stage = last_stage('{app="a"} | logfmt_level="error"')
+    assert stage == ast.LabelFilterStage(ast.StringFilter("logfmt_level", "=", "error"))
+
+
 def test_json_then_a_spaced_extraction_stays_a_parser():
     stage = last_stage('{app="a"} | json _path="x"')
     assert isinstance(stage, ast.JsonParser)

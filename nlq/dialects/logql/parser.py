@@ -308,6 +308,8 @@ class _ToAst(Transformer):
     def logfmt_parser(self, meta, children):
         flags = tuple(str(c) for c in children[1:] if isinstance(c, Token) and c.type == "FLAG")
         extractions = tuple(c for c in children[1:] if isinstance(c, ast.Extraction))
+        if not flags and _glued(children[0], list(extractions)):
+            return _glued_label_filter(children[0], list(extractions), _span(meta))
         return ast.LogfmtParser(flags, extractions, span=_span(meta))
 
     def regexp_parser(self, meta, children):
