@@ -142,6 +142,16 @@ def command(
         + " ".join(sys.argv[1:][1:] if sys.argv[1:2] == ["eval"] else sys.argv[1:]),
         "wall time": f"{time.time() - started:.0f} s",
     }
+    worlds = sorted({r.score.world for r in rows} - {"shop"})
+    if worlds:
+        meta["synthesized worlds"] = (
+            ", ".join(worlds) + " (from the cases' own catalogs; variants synth-1..3)"
+        )
+    unscorable = sum(not r.score.scorable for r in rows)
+    if unscorable:
+        meta["not scorable by execution"] = (
+            f"{unscorable} case(s): the gold returns nothing (or fails) there"
+        )
     with open(out / "results.jsonl", "w", encoding="utf-8") as fh:
         for row in rows:
             fh.write(json.dumps(row.to_dict()) + "\n")
@@ -154,6 +164,11 @@ def command(
     if rows:
         accuracy = sum(r.score.equivalent for r in rows) / len(rows)
         click.echo(f"execution accuracy {100 * accuracy:.1f}% over {len(rows)} cases")
+        if unscorable:
+            click.echo(
+                f"not scorable by execution: {unscorable} case(s) whose gold returns nothing (or fails) "
+                "on its synthesized world (counted as not right; results.jsonl: scorable=false)"
+            )
     if report is not None:
         click.echo(
             f"neighbour check: scorer catches {100 * report.caught_share():.1f}% "
@@ -181,7 +196,9 @@ def _evaluate(case, scorer, translate):
         return Row(case, scorer.score(case, case.gold), status="gold")
     t0 = time.perf_counter()
     try:
-        result = translate(case, scorer.catalog(case.dialect))
+        result = translate(
+            case, scorer.catalog_for(case)
+        )  # the case's own catalog, else the shop's
     except Exception as exc:  # noqa: BLE001 - one failing case must not end the run
         latency = time.perf_counter() - t0
         return Row(
