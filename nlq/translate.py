@@ -27,13 +27,15 @@ from typing import Any
 
 from nlq import dialects
 from nlq.catalog import Catalog, load_catalog
-from nlq.errors import NlqError, QueryError
+from nlq.errors import NlqError, QueryError, UsageError
 from nlq.links import Link, links
 from nlq.prompting import Attempted, FewShotBank, build_prompt, words
 
 MAX_QUESTION_CHARS = 1000
 DEFAULT_MAX_RETRIES = 2
 DEFAULT_MAX_TOKENS = 96
+#: decoding grammars translate() can use: narrowed to the catalog, the dialect's own, none
+CONSTRAINTS = ("catalog", "grammar", "none")
 SNAPSHOT_DIR = Path(__file__).resolve().parent.parent / "snapshots" / "catalog"
 
 #: words that make a question about telemetry even without a catalog match
@@ -233,6 +235,7 @@ def translate(
     k_examples: int = 3,
     retry_samples: int = 3,
     bank: FewShotBank | None = None,
+    constraint: str = "catalog",
 ) -> Translation:
     """Translate `question` into a validated `dialect` query.
 
@@ -241,7 +244,11 @@ def translate(
     loaded `ModelBackend` (None: NLQ_MODEL or the embedded model).  Never raises
     for a bad question: the result's `status` says "refused" or "failed", with
     a `message`.  Usage errors (unknown dialect, unreadable catalog) raise.
+    `constraint` picks the decoding grammar (an eval ablation): "catalog" (the
+    grammar narrowed to the catalog), "grammar" (the dialect's plain grammar) or
+    "none" (any one line); validation is the same for all three.
     """
+    from nlq.constrain.grammar import free_text_grammar
     from nlq.constrain.narrow import catalog_fingerprint, narrowed_grammar
     from nlq.models import load_model
 
@@ -266,7 +273,10 @@ def translate(
     result.model = backend.name
 
     t0 = time.perf_counter()
-    grammar = narrowed_grammar(dialect, catalog)
+    if constraint not in CONSTRAINTS:
+        raise UsageError(f"constraint {constraint!r}: use one of {', '.join(CONSTRAINTS)}")
+    grammar = (free_text_grammar() if constraint == "none"
+               else narrowed_grammar(dialect, catalog if constraint == "catalog" else None))
     ll_tokenizer = getattr(backend, "ll_tokenizer", None)
     if ll_tokenizer is not None:  # compile + validate now (cached), so the timing says where it went
         grammar.validated_spec(ll_tokenizer)

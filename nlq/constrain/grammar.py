@@ -71,3 +71,20 @@ class ConstraintGrammar:
             "build_s": round(self.build_s, 6),
             "compile_s": round(self.compile_s, 6),
         }
+
+
+#: one line of any text (then a newline or EOS): decoding through the same loop with no grammar to speak of
+FREE_TEXT_LARK = "start: /[^\\n]+\\n?/\n"
+_FREE_TEXT: ConstraintGrammar | None = None
+
+
+def free_text_grammar() -> ConstraintGrammar:
+    """A grammar that allows any single line: unconstrained decoding (ablations, issue #5).
+
+    The model may say anything up to its first newline or EOS; parse and catalog
+    checks then decide validity as they do for a constrained completion.
+    """
+    global _FREE_TEXT
+    if _FREE_TEXT is None:
+        _FREE_TEXT = ConstraintGrammar(lark=FREE_TEXT_LARK, name="unconstrained")
+    return _FREE_TEXT
