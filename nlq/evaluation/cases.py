@@ -14,6 +14,16 @@ least one minute.  Every case is evaluated over
 Datadog metrics (whose rollup interval is the step), the lines or events in
 that window for LogQL log queries and Datadog log search.  evals/README.md says
 the same for people.
+
+A case may bring its own catalog, for a team's own metrics:
+
+    {"id": "farm-001", ..., "catalog": "catalog.yaml"}
+    {"id": "farm-002", ..., "catalog": {"kiln_temperature_celsius": {"kiln": ["k1", "k2"]}}}
+
+a path (relative to the case file) or a catalog inline, full or minimal form
+(`nlq.catalog`; the minimal form's types are inferred from the names).  Such a
+case is translated with that catalog and scored on a world synthesized from it
+(`nlq.evaluation.scoring`), not on the shop snapshots.
 """
 
 from __future__ import annotations
@@ -23,7 +33,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from nlq.errors import UsageError
+from nlq.catalog import Catalog, load_catalog
+from nlq.errors import NlqError, UsageError
 from nlq.results import TimeRange
 
 EVALS_DIR = Path(__file__).resolve().parents[2] / "evals"
@@ -42,7 +53,9 @@ TAG_VOCABULARY = {
     "ops": ("single", "nested", "multi"),
 }
 REQUIRED = ("id", "dialect", "stratum", "tags", "question", "gold")
-OPTIONAL = ("range", "step", "notes")
+OPTIONAL = ("range", "step", "notes", "catalog")
+#: dialects whose catalog lists log labels and fields (the minimal form has metrics only)
+LOG_DIALECTS = ("logql", "datadog-logs")
 DEFAULT_RANGE = "1h"
 _DURATION = re.compile(r"^(\d+)(s|m|h)$")
 _UNIT_MS = {"s": 1000, "m": 60_000, "h": 3_600_000}
@@ -77,6 +90,9 @@ class Case:
     source: str = ""
     line: int = 0
     extra: dict = field(default_factory=dict)
+    #: the case's own catalog (None: the shop's), and how the case file gave it
+    catalog: Catalog | None = None
+    catalog_ref: str | dict | None = None
 
     def tag(self, axis: str) -> str:
         """The value of one tag axis (`time`, `card`, `ops`)."""
@@ -115,10 +131,14 @@ class Case:
             out["step"] = self.step
         if self.notes:
             out["notes"] = self.notes
+        if self.catalog_ref is not None:
+            out["catalog"] = self.catalog_ref
         return out
 
 
-def parse_case(data: dict, source: str = "", line: int = 0) -> Case:
+def parse_case(data: dict, source: str = "", line: int = 0,
+               catalogs: dict[tuple[str, str], Catalog] | None = None) -> Case:
+    """One case from its JSON object; `catalogs` caches catalog files read for earlier cases."""
     where = f"{source}:{line}" if source else "case"
     if not isinstance(data, dict):
         raise UsageError(f"{where}: expected a JSON object")
@@ -141,6 +161,9 @@ def parse_case(data: dict, source: str = "", line: int = 0) -> Case:
         source=source,
         line=line,
     )
+    if "catalog" in data:
+        case.catalog_ref = data["catalog"]
+        case.catalog = case_catalog(data["catalog"], case.dialect, source, where, catalogs)
     if case.stratum not in STRATA:
         raise UsageError(f"{where}: stratum {case.stratum!r} is not one of {', '.join(STRATA)}")
     for axis, values in TAG_VOCABULARY.items():
@@ -152,11 +175,43 @@ def parse_case(data: dict, source: str = "", line: int = 0) -> Case:
     return case
 
 
+def case_catalog(ref: object, dialect: str, source: str, where: str,
+                 cache: dict[tuple[str, str], Catalog] | None = None) -> Catalog:
+    """The catalog a case names: a file relative to the case file, or an inline object."""
+    if isinstance(ref, str):
+        base = Path(source).parent if source else Path.cwd()
+        path = (base / ref).resolve()
+        key = (str(path), dialect)
+        if cache is not None and key in cache:
+            return cache[key]
+        try:
+            catalog = load_catalog(path, dialect)
+        except NlqError as exc:
+            raise UsageError(f"{where}: catalog {ref!r}: {exc}") from exc
+        if cache is not None:
+            cache[key] = catalog
+    elif isinstance(ref, dict) and ref:
+        try:
+            catalog = Catalog.from_dict(ref, dialect=dialect, source=where)
+        except NlqError as exc:
+            raise UsageError(f"{where}: inline catalog: {exc}") from exc
+    else:
+        raise UsageError(f'{where}: "catalog" must be a file path or a catalog object '
+                         '({"metric_name": {"label": ["value", ...]}})')
+    if dialect in LOG_DIALECTS and not catalog.log_labels:
+        raise UsageError(f"{where}: a {dialect} case's catalog needs log_labels (the full form: "
+                         '{"dialect": ..., "log_labels": {...}, "log_fields": {...}}); the minimal form has metrics only')
+    if dialect not in LOG_DIALECTS and not catalog.metrics:
+        raise UsageError(f"{where}: the case's catalog names no metrics")
+    return catalog
+
+
 def load_cases(paths: list[str | Path] | None = None, dialect: str | None = None) -> list[Case]:
     """Read eval cases (default: every evals/*.jsonl), optionally only one dialect's."""
     if not paths:
         paths = [EVALS_DIR / name for d, name in CASE_FILES.items() if dialect in (None, d)]
     cases: list[Case] = []
+    catalogs: dict[tuple[str, str], Catalog] = {}
     for path in map(Path, paths):
         if not path.is_file():
             raise UsageError(f"eval cases file not found: {path}")
@@ -167,7 +222,7 @@ def load_cases(paths: list[str | Path] | None = None, dialect: str | None = None
                 data = json.loads(text)
             except json.JSONDecodeError as exc:
                 raise UsageError(f"{path}:{number}: not JSON: {exc}") from exc
-            case = parse_case(data, str(path), number)
+            case = parse_case(data, str(path), number, catalogs)
             if dialect is None or case.dialect == dialect:
                 cases.append(case)
     return cases

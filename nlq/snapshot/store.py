@@ -193,17 +193,45 @@ def build_snapshot(name: str, path: Path | None = None) -> Path:
     return path
 
 
-def open_snapshot(name: str, read_only: bool = True) -> duckdb.DuckDBPyConnection:
+def open_snapshot(name: str | Path, read_only: bool = True) -> duckdb.DuckDBPyConnection:
     """A DuckDB connection to snapshot `name`, generating it on first use.
+
+    `name` is a shop variant (`shop-a`), or the path of a DuckDB file in the
+    same layout (a synthesized variant, `nlq catalog synth` or
+    `nlq.snapshot.worlds.catalog_world`), which is opened as it is.
 
     >>> con = open_snapshot("shop-a")
     >>> con.execute("SELECT count(*) FROM prom_series WHERE metric = 'up'").fetchone()[0] > 0
     True
     """
-    path = snapshot_path(name)
+    if is_snapshot_file(name):
+        return open_snapshot_file(Path(name), read_only)
+    path = snapshot_path(str(name))
     if not path.exists() or _stale_build(path):
-        _build_locked(name, path)
+        build_once(path, lambda: build_snapshot(str(name), path), lambda: not _stale_build(path))
     return duckdb.connect(str(path), read_only=read_only)
+
+
+def is_snapshot_file(name: str | Path) -> bool:
+    """True when `name` names a DuckDB file rather than a shop variant."""
+    text = str(name)
+    return isinstance(name, Path) or text.endswith(".duckdb") or os.sep in text
+
+
+def open_snapshot_file(path: Path, read_only: bool = True) -> duckdb.DuckDBPyConnection:
+    """A connection to a snapshot file, with a clear error when it is missing or not one."""
+    if not path.is_file():
+        raise UsageError(f"no snapshot file at {path}: make one with `nlq catalog synth --catalog FILE`")
+    try:
+        con = duckdb.connect(str(path), read_only=read_only)
+    except duckdb.Error as exc:
+        raise UsageError(f"{path} is not a DuckDB snapshot: {exc}") from exc
+    try:
+        con.execute("SELECT value FROM meta WHERE key = 'end_ms'").fetchone()
+    except duckdb.Error as exc:
+        con.close()
+        raise UsageError(f"{path} is not an nlq snapshot (no meta table)") from exc
+    return con
 
 
 def _stale_build(path: Path) -> bool:
@@ -219,26 +247,35 @@ def _stale_build(path: Path) -> bool:
     return row is None or row[0] != GENERATOR_VERSION
 
 
-def _build_locked(name: str, path: Path) -> None:
-    """Build once even when several processes (pytest workers) ask at the same time."""
+def build_once(path: Path, build, is_fresh, timeout_s: float = 600) -> None:
+    """Run `build()` (which writes `path`) once even when several processes ask at once.
+
+    A lock file next to `path` serialises builders; a waiter returns as soon as
+    `path` exists and `is_fresh()` holds.  A lock older than `timeout_s` is taken
+    to belong to a dead process and removed.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     lock = path.with_suffix(".lock")
-    deadline = time.monotonic() + 600
+    deadline = time.monotonic() + timeout_s
     while True:
         try:
             fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
             break
         except FileExistsError:
-            if time.monotonic() > deadline or time.time() - lock.stat().st_mtime > 600:
+            try:
+                old = time.time() - lock.stat().st_mtime > timeout_s
+            except FileNotFoundError:
+                continue
+            if time.monotonic() > deadline or old:
                 lock.unlink(missing_ok=True)
                 continue
             time.sleep(0.5)
-            if path.exists() and not _stale_build(path):
+            if path.exists() and is_fresh():
                 return
     try:
         os.close(fd)
-        if not path.exists() or _stale_build(path):
-            build_snapshot(name, path)
+        if not path.exists() or not is_fresh():
+            build()
     finally:
         lock.unlink(missing_ok=True)
 

@@ -16,9 +16,14 @@ one every engine reads) with data shaped by each metric's type:
 * Loki streams carry JSON or logfmt lines (alternating by stream) with every
   catalog field; Datadog logs carry every tag, reserved attribute and @field.
 
-Series per metric: labels are not crossed (that explodes); series `i` takes the
-`i`-th value of each label (rotated per label), so every value of every label
-appears in at least one series while a metric has at most `max_series` series.
+Series per metric: labels are crossed when all combinations fit in
+`max_series`; otherwise (crossing explodes) series `i` takes the `i`-th value
+of each label (rotated per label), so every value of every label appears in at
+least one series while a metric has at most `max_series` series.
+The rotation depends on the label alone, not on the metric: two metrics with
+the same labels pair their values the same way (node `n3` sits in farm `oslo`
+for every metric, as in a real system), so joins and ratios of two metrics
+find matching series.
 
 Deterministic: every random draw comes from a generator seeded with the
 variant's seed and a stable hash of the series, so the same catalog and seed
@@ -31,6 +36,7 @@ their seed.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import math
 import os
@@ -44,7 +50,7 @@ from nlq.catalog import Catalog, Metric
 from nlq.snapshot.store import TABLE_ORDER, labels_key
 from nlq.snapshot.world import load_world, stable_hash
 
-GENERATOR = "synth-1"
+GENERATOR = "synth-2"  # synth-2: label pairs agree across metrics
 DEFAULT_MAX_SERIES = 12
 DEFAULT_HOURS = 6
 DEFAULT_STEP_S = 15
@@ -82,21 +88,29 @@ def _rng(seed: int, *parts: object) -> np.random.Generator:
     return np.random.default_rng([seed, stable_hash(*parts) % (2**63)])
 
 
-def label_sets(labels: dict[str, list[str]], max_series: int, salt: str, extra_value: str = "x") -> list[dict]:
-    """Series label sets covering every value of every label (rotated, not crossed)."""
+def label_sets(labels: dict[str, list[str]], max_series: int, salt: str = "", extra_value: str = "x") -> list[dict]:
+    """Series label sets covering every value of every label.
+
+    When every combination fits in `max_series` the labels are crossed (so
+    `{farm="oslo", outcome="failed"}` exists as in a real system); otherwise
+    series `i` takes the `i`-th value of each label, rotated.  `salt` (the
+    metric's name at the call sites) does not move the rotation, which depends
+    on the label name only: metrics sharing labels share their label pairs.
+    """
     if not labels:
         return [{}]
-    width = min(max(len(v) or 1 for v in labels.values()), max_series)
-    out = []
-    for i in range(width):
-        one = {}
-        for key, values in sorted(labels.items()):
-            if not values:
-                one[key] = f"{key}-{extra_value}"
-                continue
-            shift = stable_hash(salt, key) % len(values)
-            one[key] = values[(i + shift) % len(values)]
-        out.append(one)
+    choices = {key: values or [f"{key}-{extra_value}"] for key, values in sorted(labels.items())}
+    if math.prod(len(v) for v in choices.values()) <= max_series:
+        out = [dict(zip(choices, combo, strict=True)) for combo in itertools.product(*choices.values())]
+    else:
+        width = min(max(len(v) for v in choices.values()), max_series)
+        out = []
+        for i in range(width):
+            one = {}
+            for key, values in choices.items():
+                shift = stable_hash("label", key) % len(values)
+                one[key] = values[(i + shift) % len(values)]
+            out.append(one)
     unique = {labels_key(s): s for s in out}
     return [unique[k] for k in sorted(unique)]
 
@@ -104,6 +118,8 @@ def label_sets(labels: dict[str, list[str]], max_series: int, salt: str, extra_v
 # --------------------------------------------------------------------------- value shapes
 def _level(metric: Metric, rng: np.random.Generator) -> float:
     unit = metric.unit or ""
+    if metric.name.endswith(("_celsius", "_temperature")):
+        return float(rng.uniform(20, 90))
     if unit == "ratio" or metric.name.endswith(("_ratio", "_percent")):
         return float(rng.uniform(0.05, 0.95))
     if unit == "bytes":
