@@ -253,6 +253,8 @@ def translate(
     from nlq.models import load_model
 
     started = time.perf_counter()
+    if constraint not in CONSTRAINTS:
+        raise UsageError(f"constraint {constraint!r}: use one of {', '.join(CONSTRAINTS)}")
     spec = dialects.get(dialect)
     if isinstance(catalog, str | Path):
         catalog = load_catalog(catalog, dialect)
@@ -273,8 +275,6 @@ def translate(
     result.model = backend.name
 
     t0 = time.perf_counter()
-    if constraint not in CONSTRAINTS:
-        raise UsageError(f"constraint {constraint!r}: use one of {', '.join(CONSTRAINTS)}")
     grammar = (free_text_grammar() if constraint == "none"
                else narrowed_grammar(dialect, catalog if constraint == "catalog" else None))
     ll_tokenizer = getattr(backend, "ll_tokenizer", None)
