@@ -41,7 +41,7 @@ from nlq.errors import UsageError
     type=click.Path(file_okay=False),
     default="out/eval",
     show_default=True,
-    help="Folder for report.md, results.jsonl and the chart.",
+    help="Folder for report.md, results.jsonl and the charts.",
 )
 @click.option(
     "--gold",
@@ -65,7 +65,47 @@ from nlq.errors import UsageError
 @click.option(
     "--every", type=int, default=None, help="Only every Nth case (a spread sample over the strata)."
 )
+@click.option(
+    "--sample",
+    type=int,
+    default=None,
+    help="About N cases spread evenly over each dialect and stratum.",
+)
 @click.option("--id", "ids", multiple=True, help="Only the case(s) with this id. Repeatable.")
+@click.option(
+    "--best",
+    default="default",
+    show_default=True,
+    help="The configuration reported as the best, run on every case (see --ablation).",
+)
+@click.option(
+    "--ablation",
+    "ablation_names",
+    multiple=True,
+    help="Also run this configuration beside the best: unconstrained, grammar, no-retry, k0, k4, k8. "
+    "Repeatable.",
+)
+@click.option(
+    "--ablations",
+    "preset",
+    is_flag=False,
+    flag_value="all",
+    default=None,
+    help="Run a preset of ablations: all (the default when given bare), decoding, retry, examples.",
+)
+@click.option(
+    "--ablation-sample",
+    type=int,
+    default=None,
+    help="Run the ablations on about N of the cases (spread over dialects and strata); "
+    "the best configuration still runs on all.",
+)
+@click.option(
+    "--derive/--no-derive",
+    default=True,
+    show_default=True,
+    help="Read no-retry off the best configuration's first attempt instead of generating again.",
+)
 def command(
     case_files,
     dialect,
@@ -77,60 +117,101 @@ def command(
     variants,
     limit,
     every,
+    sample,
     ids,
+    best,
+    ablation_names,
+    preset,
+    ablation_sample,
+    derive,
 ):
     """Score translations by execution-equivalence with the gold on every snapshot variant.
 
-    Writes report.md (parse rate, catalog-check pass rate, exact match after
-    canonical formatting, execution accuracy, retries, tokens, latency p50/p95,
-    per dialect, stratum and tag), results.jsonl (one line per case) and
-    accuracy.png (matplotlib) into --out.
+    Writes report.md (execution accuracy per dialect and stratum; parse rate,
+    catalog-check pass rate, exact match after canonical formatting, retries,
+    tokens, latency p50/p95; per tag; ablations side by side; where the
+    seconds went; misses), results.jsonl (one line per case and
+    configuration), accuracy.png and, with ablations, ablations.png into --out.
 
     \b
     Examples:
       nlq eval --dialect promql --model embedded --out out/eval-promql
+      nlq eval --every 6 --ablations --out out/eval-ablate
+      nlq eval --ablations decoding --ablation-sample 40
       nlq eval --gold --neighbours --dialect logql --limit 20
     """
     from nlq.evaluation import load_cases
+    from nlq.evaluation.ablations import resolve
     from nlq.evaluation.neighbours import neighbour_check
-    from nlq.evaluation.report import Row, render_markdown, write_chart
-    from nlq.evaluation.scoring import Scorer
+    from nlq.evaluation.report import render_markdown, write_ablation_chart, write_chart
+    from nlq.evaluation.runner import EvalRun, TimedScorer, model_translator, stratified_sample
 
+    for name, value in (("--every", every), ("--sample", sample), ("--limit", limit),
+                        ("--ablation-sample", ablation_sample)):
+        if value is not None and value < 1:
+            raise UsageError(f"{name} takes a positive number, not {value}")
     cases = load_cases(list(case_files) or None, dialect=dialect)
     if ids:
         wanted = set(ids)
         cases = [c for c in cases if c.id in wanted]
     if every:
         cases = cases[::every]
+    if sample:
+        cases = stratified_sample(cases, sample)
     if limit is not None:
         cases = cases[:limit]
     if not cases:
         raise UsageError("no eval cases selected")
+    configs = resolve(ablation_names, preset, best)
+    if use_gold and len(configs) > 1:
+        raise UsageError("--gold scores the golds themselves; ablations need a model (drop --gold)")
+    ablation_ids = {c.id for c in (stratified_sample(cases, ablation_sample) if ablation_sample else cases)}
     names = [v.strip() for v in variants.split(",") if v.strip()]
-    scorer = Scorer(names)
+    scorer = TimedScorer(names)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     started = time.time()
-    rows: list[Row] = []
+    run = EvalRun(scorer, configs, None if use_gold else model_translator(model), derive=derive)
+    rows = []
     report = None
+    interrupted = ""
+    timing: dict = {}
+    results = open(out / "results.jsonl", "w", encoding="utf-8")  # noqa: SIM115 - written row by row
     try:
+        scorer.open()
         if not neighbours_only:
-            translate = None if use_gold else _translator(model)
-            with click.progressbar(
-                cases,
-                label="eval",
-                item_show_func=lambda c: c.id if c else "",
-                file=click.get_text_stream("stderr"),
-            ) as bar:
-                for case in bar:
-                    rows.append(_evaluate(case, scorer, translate))
-        if neighbours or neighbours_only:
+            jobs = [(case, configs if case.id in ablation_ids else configs[:1]) for case in cases]
+            with _Progress(sum(len(c) for _, c in jobs), "eval") as bar:
+
+                def done(row):
+                    results.write(json.dumps(row.to_dict()) + "\n")
+                    results.flush()
+                    bar.step(f"{row.case.id} [{row.config}]")
+
+                try:
+                    for case, wanted in jobs:
+                        rows += run.case_rows(case, wanted, on_row=done)
+                except KeyboardInterrupt:
+                    interrupted = f"interrupted after {bar.done} of {bar.total} translations"
+        if (neighbours or neighbours_only) and not interrupted:
+            t0 = time.perf_counter()
             with click.progressbar(
                 length=len(cases), label="neighbours", file=click.get_text_stream("stderr")
             ) as bar:
                 report = neighbour_check(cases, scorer, progress=lambda _c: bar.update(1))
+            timing["neighbour check"] = f"{time.perf_counter() - t0:.1f} s"
     finally:
         scorer.close()
+        results.close()
+    wall = time.time() - started
+    timing = {
+        "configs": {name: vars(t) for name, t in run.timing.items() if t.translations or t.scored or t.derived},
+        "opening the snapshots": f"{scorer.open_s:.1f} s (once per run)",
+        "gold answers": f"{scorer.gold_s:.1f} s for {scorer.gold_runs} (case, variant) answers, "
+        "each computed once per run whatever the number of configurations",
+        **timing,
+        "wall time": f"{wall:.0f} s",
+    }
     meta = {
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "model": "gold (no model)"
@@ -140,84 +221,121 @@ def command(
         "variants": ", ".join(names),
         "command": "nlq eval "
         + " ".join(sys.argv[1:][1:] if sys.argv[1:2] == ["eval"] else sys.argv[1:]),
-        "wall time": f"{time.time() - started:.0f} s",
+        "wall time": f"{wall:.0f} s",
     }
+    if len(configs) > 1:
+        meta["configurations"] = (
+            f"`{configs[0].name}` on all {len(cases)} cases; "
+            + ", ".join(f"`{c.name}`" for c in configs[1:])
+            + (f" on a stratified sample of {len(ablation_ids)}" if len(ablation_ids) < len(cases)
+               else " on the same cases")
+        )
+    if interrupted:
+        meta["interrupted"] = interrupted + " (the figures cover the cases done)"
     worlds = sorted({r.score.world for r in rows} - {"shop"})
     if worlds:
         meta["synthesized worlds"] = (
             ", ".join(worlds) + " (from the cases' own catalogs; variants synth-1..3)"
         )
-    unscorable = sum(not r.score.scorable for r in rows)
+    unscorable = sum(not r.score.scorable for r in rows if r.config == configs[0].name)
     if unscorable:
         meta["not scorable by execution"] = (
             f"{unscorable} case(s): the gold returns nothing (or fails) there"
         )
-    with open(out / "results.jsonl", "w", encoding="utf-8") as fh:
-        for row in rows:
-            fh.write(json.dumps(row.to_dict()) + "\n")
     if report is not None:
         with open(out / "neighbours.jsonl", "w", encoding="utf-8") as fh:
             for mutant in report.mutants:
                 fh.write(json.dumps(mutant.to_dict()) + "\n")
-    chart = "accuracy.png" if rows and write_chart(rows, out / "accuracy.png") else None
-    (out / "report.md").write_text(render_markdown(rows, meta, report, chart))
-    if rows:
-        accuracy = sum(r.score.equivalent for r in rows) / len(rows)
-        click.echo(f"execution accuracy {100 * accuracy:.1f}% over {len(rows)} cases")
-        if unscorable:
-            click.echo(
-                f"not scorable by execution: {unscorable} case(s) whose gold returns nothing (or fails) "
-                "on its synthesized world (counted as not right; results.jsonl: scorable=false)"
-            )
-    if report is not None:
-        click.echo(
-            f"neighbour check: scorer catches {100 * report.caught_share():.1f}% "
-            f"of {len(report.mutants)} near-miss mutants"
+    main = [r for r in rows if r.config == configs[0].name]
+    chart = "accuracy.png" if main and write_chart(main, out / "accuracy.png") else None
+    ablation_chart = (
+        "ablations.png"
+        if len(configs) > 1 and write_ablation_chart(rows, out / "ablations.png", configs[0].name)
+        else None
+    )
+    (out / "report.md").write_text(
+        render_markdown(
+            rows,
+            meta,
+            report,
+            chart,
+            best=configs[0].name,
+            labels={c.name: f"{c.description} ({c.label()})" for c in configs},
+            ablation_chart=ablation_chart,
+            timing=timing,
         )
+    )
+    _echo_summary(rows, configs, ablation_ids, report, unscorable)
+    if interrupted:
+        click.echo(interrupted, err=True)
     click.echo(f"report: {out / 'report.md'}")
 
 
-def _translator(model):
-    from nlq.models import load_model
-    from nlq.translate import translate
+def _echo_summary(rows, configs, ablation_ids, report, unscorable) -> None:
+    from nlq.evaluation.report import summarise
 
-    backend = load_model(model)
-
-    def run(case, catalog):
-        return translate(case.question, case.dialect, catalog, backend)
-
-    return run
-
-
-def _evaluate(case, scorer, translate):
-    from nlq.evaluation.report import Row
-
-    if translate is None:
-        return Row(case, scorer.score(case, case.gold), status="gold")
-    t0 = time.perf_counter()
-    try:
-        result = translate(
-            case, scorer.catalog_for(case)
-        )  # the case's own catalog, else the shop's
-    except Exception as exc:  # noqa: BLE001 - one failing case must not end the run
-        latency = time.perf_counter() - t0
-        return Row(
-            case,
-            scorer.score(case, None),
-            status="error",
-            latency_s=latency,
-            message=f"{type(exc).__name__}: {exc}",
+    for i, config in enumerate(configs):
+        mine = [r for r in rows if r.config == config.name]
+        if i and len(configs) > 1:
+            same = [r for r in rows if r.config == configs[0].name and r.case.id in ablation_ids]
+            base = summarise(same)["execution_accuracy"]
+            note = f" (`{configs[0].name}` on the same cases: {100 * base:.1f}%)"
+        else:
+            note = ""
+        if mine:
+            s = summarise(mine)
+            click.echo(
+                f"{config.name}: execution accuracy {100 * s['execution_accuracy']:.1f}% over "
+                f"{len(mine)} cases, parse {100 * s['parse_rate']:.1f}%, catalog checks "
+                f"{100 * s['valid_rate']:.1f}%{note}"
+            )
+    if unscorable:
+        click.echo(
+            f"not scorable by execution: {unscorable} case(s) whose gold returns nothing (or fails) "
+            "on its synthesized world (counted as not right; results.jsonl: scorable=false)"
         )
-    latency = time.perf_counter() - t0
-    tokens = result.tokens
-    return Row(
-        case,
-        scorer.score(case, result.query),
-        status=result.status,
-        retries=max(0, len(result.attempts) - 1),
-        prompt_tokens=tokens.get("prompt", 0),
-        completion_tokens=tokens.get("completion", 0),
-        latency_s=latency,
-        message=result.message or "",
-        extra={"model": result.model, "attempts": len(result.attempts)},
-    )
+    if report is not None:
+        click.echo(
+            f"neighbour check: scorer catches {100 * report.caught_share():.1f}% "
+            f"of {len(report.near_misses())} near-miss mutants "
+            f"({len(report.equivalents())} equivalent mutants set apart)"
+        )
+
+
+class _Progress:
+    """A progress bar with ETA on a terminal; elsewhere (a log file, CI) a line every 30 s."""
+
+    def __init__(self, total: int, label: str, every_s: float = 30.0):
+        self.total, self.label, self.every_s = total, label, every_s
+        self.done = 0
+        self.stream = click.get_text_stream("stderr")
+        self.tty = self.stream.isatty()
+        self.started = self.last = time.monotonic()
+        self.bar = None
+
+    def __enter__(self) -> _Progress:
+        if self.tty:
+            self.bar = click.progressbar(length=self.total, label=self.label, show_eta=True,
+                                         show_pos=True, file=self.stream).__enter__()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(*exc)
+        else:
+            self._line("done")
+
+    def step(self, what: str) -> None:
+        self.done += 1
+        if self.bar is not None:
+            self.bar.label = f"{self.label} {what}"
+            self.bar.update(1)
+        elif time.monotonic() - self.last >= self.every_s:
+            self._line(what)
+
+    def _line(self, what: str) -> None:
+        self.last = time.monotonic()
+        elapsed = self.last - self.started
+        eta = elapsed / self.done * (self.total - self.done) if self.done else 0.0
+        click.echo(f"{self.label}: {self.done}/{self.total} {what} elapsed {elapsed:.0f} s, "
+                   f"ETA {eta:.0f} s", err=True)

@@ -37,6 +37,8 @@ class Mutant:
     query: str
     caught: bool | None = None
     reason: str = ""
+    #: why the mutant means the same as the gold on any data ("" for a real near miss)
+    equivalent: str = ""
 
     def to_dict(self) -> dict:
         return {
@@ -45,6 +47,7 @@ class Mutant:
             "query": self.query,
             "caught": self.caught,
             "reason": self.reason,
+            "equivalent": self.equivalent,
         }
 
 
@@ -52,18 +55,28 @@ class Mutant:
 class NeighbourReport:
     mutants: list[Mutant] = field(default_factory=list)
 
-    def by_kind(self) -> dict[str, tuple[int, int]]:
-        """kind -> (mutants scored, caught)."""
-        out: dict[str, tuple[int, int]] = {}
+    def near_misses(self) -> list[Mutant]:
+        """The mutants that differ from the gold in meaning (equivalent mutants set apart)."""
+        return [m for m in self.mutants if not m.equivalent]
+
+    def equivalents(self) -> list[Mutant]:
+        return [m for m in self.mutants if m.equivalent]
+
+    def by_kind(self) -> dict[str, tuple[int, int, int]]:
+        """kind -> (near misses scored, caught, equivalent mutants set apart)."""
+        out: dict[str, tuple[int, int, int]] = {}
         for m in self.mutants:
-            n, c = out.get(m.kind, (0, 0))
-            out[m.kind] = (n + 1, c + bool(m.caught))
+            n, c, e = out.get(m.kind, (0, 0, 0))
+            if m.equivalent:
+                out[m.kind] = (n, c, e + 1)
+            else:
+                out[m.kind] = (n + 1, c + bool(m.caught), e)
         return out
 
     def caught_share(self) -> float:
-        return (
-            sum(bool(m.caught) for m in self.mutants) / len(self.mutants) if self.mutants else 0.0
-        )
+        """The share of near misses (not equivalent mutants) the scorer tells from the gold."""
+        near = self.near_misses()
+        return sum(bool(m.caught) for m in near) / len(near) if near else 0.0
 
 
 # --------------------------------------------------------------------------- mutations

@@ -1,0 +1,247 @@
+"""Run eval configurations over cases: translate, score, and account for the seconds.
+
+One `EvalRun` serves a whole `nlq eval`: one `Scorer` (snapshots opened once,
+each gold answer computed once per case and variant, whatever the number of
+configurations), one loaded model per model spec, and a memo of scores per
+(case, predicted query), so configurations that predict the same query are
+scored once.  A configuration that is another's first attempt (`no-retry` of
+`default`, see `nlq.evaluation.ablations`) is read off that translation instead
+of generating again.
+
+    >>> run = EvalRun(TimedScorer(), resolve(["k0"], None), model_translator(None))  # doctest: +SKIP
+    >>> rows = run.case_rows(case, run.configs)                                       # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from typing import Any
+
+from nlq.catalog import Catalog
+from nlq.evaluation.ablations import Config
+from nlq.evaluation.cases import Case
+from nlq.evaluation.report import Row
+from nlq.evaluation.scoring import Score, Scorer
+
+#: (case, catalog, configuration) -> a `nlq.translate.Translation`
+Translator = Callable[[Case, Catalog, Config], Any]
+
+
+class TimedScorer(Scorer):
+    """A `Scorer` that adds up the seconds spent on gold answers and on predictions' answers."""
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.gold_s = 0.0  # computing gold answers (each once per case and variant)
+        self.gold_runs = 0
+        self.open_s = 0.0  # opening the shop snapshots
+
+    def open(self) -> None:
+        """Open the snapshot variants now, so the time is counted apart from scoring."""
+        t0 = time.perf_counter()
+        _ = self.connections
+        self.open_s += time.perf_counter() - t0
+
+    def gold(self, case: Case, variant: str):
+        known = len(self._gold)
+        t0 = time.perf_counter()
+        try:
+            return super().gold(case, variant)
+        finally:
+            if len(self._gold) > known:  # computed now, not read from the cache
+                self.gold_s += time.perf_counter() - t0
+                self.gold_runs += 1
+
+
+def model_translator(run_model: str | None) -> Translator:
+    """A translator over the real backends: one loaded model per spec, kwargs from the config."""
+    from nlq.models import load_model
+    from nlq.translate import translate
+
+    backends: dict[str | None, Any] = {}
+
+    def run(case: Case, catalog: Catalog, config: Config):
+        spec = config.model_spec(run_model)
+        if spec not in backends:
+            backends[spec] = load_model(spec)
+        return translate(case.question, case.dialect, catalog, backends[spec], **config.translate_kwargs())
+
+    return run
+
+
+def stratified_sample(cases: list[Case], n: int) -> list[Case]:
+    """About `n` cases spread evenly over each (dialect, stratum) group, in the cases' order.
+
+    Each group gets a share proportional to its size (largest remainders), at
+    least one while `n` allows, and its picks are evenly spaced through it.
+    """
+    if n >= len(cases):
+        return list(cases)
+    groups: dict[tuple[str, str], list[int]] = defaultdict(list)
+    for index, case in enumerate(cases):
+        groups[(case.dialect, case.stratum)].append(index)
+    quotas = {key: n * len(members) / len(cases) for key, members in groups.items()}
+    take = {key: int(q) for key, q in quotas.items()}
+    if n >= len(groups):
+        for key in take:
+            take[key] = max(1, take[key])
+    by_remainder = sorted(groups, key=lambda k: (take[k] - quotas[k], -len(groups[k])))
+    for key in by_remainder:
+        if sum(take.values()) >= n:
+            break
+        if take[key] < len(groups[key]):
+            take[key] += 1
+    chosen: list[int] = []
+    for key, members in groups.items():
+        k = min(take[key], len(members))
+        chosen += [members[int((i + 0.5) * len(members) / k)] for i in range(k)]
+    return [cases[i] for i in sorted(chosen)]
+
+
+@dataclasses.dataclass
+class ConfigTiming:
+    translations: int = 0
+    derived: int = 0
+    model_s: float = 0.0  # translate() wall time, the model's share of it
+    score_s: float = 0.0  # parsing, checking and running predictions (gold answers apart)
+    scored: int = 0  # predictions actually run (not read from the memo)
+
+
+class EvalRun:
+    """Translate and score cases under several configurations; see the module docstring."""
+
+    def __init__(
+        self,
+        scorer: TimedScorer,
+        configs: list[Config],
+        translator: Translator | None,
+        derive: bool = True,
+    ):
+        self.scorer = scorer
+        self.configs = configs
+        self.translator = translator  # None: score the golds
+        self.derive = derive
+        self.timing: dict[str, ConfigTiming] = {c.name: ConfigTiming() for c in configs}
+        self._scores: dict[tuple[str, str, str | None], Score] = {}
+
+    # -- scoring with a memo
+    def score(self, case: Case, query: str | None, config: str) -> tuple[Score, float]:
+        key = (self.scorer.world_of(case) if hasattr(self.scorer, "world_of") else "", case.id, query)
+        t0 = time.perf_counter()
+        memo = self._scores.get(key)
+        if memo is None:
+            gold_before = self.scorer.gold_s
+            memo = self._scores[key] = self.scorer.score(case, query)
+            seconds = time.perf_counter() - t0 - (self.scorer.gold_s - gold_before)
+            self.timing[config].scored += 1
+        else:
+            seconds = time.perf_counter() - t0
+        self.timing[config].score_s += seconds
+        return dataclasses.replace(memo, per_variant=dict(memo.per_variant)), seconds
+
+    # -- one case under every configuration asked for
+    def case_rows(
+        self, case: Case, configs: list[Config], on_row: Callable[[Row], None] | None = None
+    ) -> list[Row]:
+        rows: list[Row] = []
+        translations: dict[str, Any] = {}
+        for config in configs:
+            if self.translator is None:
+                score, seconds = self.score(case, case.gold, config.name)
+                row = Row(case, score, status="gold", config=config.name, score_s=seconds)
+            else:
+                row = self._translated_row(case, config, translations)
+            rows.append(row)
+            if on_row:
+                on_row(row)
+        return rows
+
+    def _catalog(self, case: Case) -> Catalog:
+        if hasattr(self.scorer, "catalog_for"):
+            return self.scorer.catalog_for(case)
+        return self.scorer.catalog(case.dialect)
+
+    def _translated_row(self, case: Case, config: Config, translations: dict[str, Any]) -> Row:
+        timing = self.timing[config.name]
+        source = translations.get(config.first_attempt_of or "")
+        if self.derive and source is not None:
+            timing.derived += 1
+            return self._first_attempt_row(case, config, source)
+        catalog = self._catalog(case)
+        t0 = time.perf_counter()
+        try:
+            result = self.translator(case, catalog, config)
+        except Exception as exc:  # noqa: BLE001 - one failing case must not end the run
+            latency = time.perf_counter() - t0
+            timing.model_s += latency
+            timing.translations += 1
+            score, seconds = self.score(case, None, config.name)
+            return Row(case, score, status="error", latency_s=latency, config=config.name,
+                       score_s=seconds, message=f"{type(exc).__name__}: {exc}")
+        latency = time.perf_counter() - t0
+        timing.model_s += latency
+        timing.translations += 1
+        translations[config.name] = result
+        score, seconds = self.score(case, result.query, config.name)
+        tokens = result.tokens
+        return Row(
+            case,
+            score,
+            status=result.status,
+            retries=max(0, len(result.attempts) - 1),
+            prompt_tokens=tokens.get("prompt", 0),
+            completion_tokens=tokens.get("completion", 0),
+            latency_s=latency,
+            message=result.message or "",
+            config=config.name,
+            score_s=seconds,
+            extra={"model": result.model, "attempts": len(result.attempts)},
+        )
+
+    def _first_attempt_row(self, case: Case, config: Config, source: Any) -> Row:
+        """The row `config` would get: the first attempt of `source`'s translation, alone."""
+        if not source.attempts:  # refused before generation: the same with or without retries
+            score, seconds = self.score(case, None, config.name)
+            return Row(case, score, status=source.status, config=config.name, score_s=seconds,
+                       message=source.message or "", derived_from=config.first_attempt_of,
+                       extra={"model": source.model, "attempts": 0})
+        first = source.attempts[0]
+        query = source.query if first.valid and len(source.attempts) == 1 else None
+        if first.valid and query is None:
+            query = self._formatted(case, first.query)
+        status = "ok" if first.valid else ("refused" if source.status == "refused" else "failed")
+        latency = (
+            source.timings.get("load_s", 0.0)
+            + source.timings.get("grammar_s", 0.0)
+            + sum(first.timings.get(k, 0.0) for k in ("retrieve_s", "total_s", "validate_s"))
+        )
+        score, seconds = self.score(case, query, config.name)
+        message = "" if first.valid else f"no valid query in 1 attempt: {first.query!r}: {first.error}"
+        return Row(
+            case,
+            score,
+            status=status,
+            prompt_tokens=first.prompt_tokens,
+            completion_tokens=first.tokens,
+            latency_s=latency,
+            message=message,
+            config=config.name,
+            score_s=seconds,
+            derived_from=config.first_attempt_of,
+            extra={"model": source.model, "attempts": 1},
+        )
+
+    def _formatted(self, case: Case, text: str) -> str:
+        from nlq import dialects
+
+        spec = dialects.get(case.dialect)
+        try:
+            return spec.format(spec.validate(text, self._catalog(case)))
+        except Exception:  # noqa: BLE001 - the text as generated when the formatter trips
+            return text
+
+
+__all__ = ["ConfigTiming", "EvalRun", "TimedScorer", "Translator", "model_translator", "stratified_sample"]
