@@ -308,7 +308,7 @@ class _Progress:
     def __init__(self, total: int, label: str, every_s: float = 30.0):
         self.total, self.label, self.every_s = total, label, every_s
         self.done = 0
-        self.stream = click.get_text_stream("stderr")
+        self.stream = sys.stderr
         self.tty = self.stream.isatty()
         self.started = self.last = time.monotonic()
         self.bar = None
