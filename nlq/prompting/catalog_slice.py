@@ -93,3 +93,87 @@ def catalog_slice(catalog: Catalog | None, question: str, k: int = 4) -> Catalog
             lines.append("Parsed fields (after | json or | logfmt): " + _labels_text(best_fields, q))
         shown += list(best_fields)
     return CatalogSlice("\n".join(lines), shown)
+
+
+# ---------------------------------------------------------------------------- compact
+#: unmentioned values shown per label in the compact slice (mentioned values always come first)
+COMPACT_VALUES = 2
+#: unmentioned values longer than this (pod names, messages) are not shown at all
+COMPACT_LONG_VALUE = 14
+
+
+def _compact_labels(labels: dict[str, list[str]], question_words: set[str], prefix: str = "") -> str:
+    """`service=checkout|cart|... code=200|500`: names and a few values, no prose.
+
+    Values the question mentions come first; the others only as a hint of their
+    form (two short ones).  Labels with a single value that the question does
+    not mention (`env=prod` everywhere) are left out: they filter nothing.
+    """
+    parts = []
+    for name, values in labels.items():
+        mentioned = [v for v in values if words(v) and set(words(v)) <= question_words][:3]
+        if len(values) == 1 and not mentioned and name not in question_words:
+            continue
+        hints = [v for v in values if v not in mentioned and len(v) <= COMPACT_LONG_VALUE and " " not in v]
+        shown = mentioned + hints[: max(0, COMPACT_VALUES - len(mentioned))]
+        more = "|..." if shown and len(values) > len(shown) else ""
+        parts.append(f"{prefix}{name}={'|'.join(shown)}{more}" if shown else f"{prefix}{name}")
+    return " ".join(parts)
+
+
+def compact_catalog_slice(catalog: Catalog | None, question: str, k: int = 3) -> CatalogSlice:
+    """The `k` most relevant metrics (or log labels and fields), one short line each.
+
+    The tuned adapter reads this in its prompt and copies names from it, so the
+    same model works on a catalog it never saw.  Same ranking as `catalog_slice`;
+    no help text and fewer values, so the whole prompt stays near 100-180 tokens.
+
+    >>> from nlq.catalog import Catalog
+    >>> cat = Catalog.from_dict({"api_requests_total": {"handler": ["/a", "/b"]}})
+    >>> compact_catalog_slice(cat, "rps of /a").text
+    'api_requests_total counter handler=/a|/b'
+    """
+    if catalog is None:
+        return CatalogSlice("")
+    q = set(words(question, expand=True))
+    if catalog.metrics:
+        names = _ranked_metrics(catalog, q, k)
+        lines, shown_families = [], set()
+        for name in names:
+            m = catalog.metrics[name]
+            title = m.name
+            if m.family and m.type in ("histogram", "summary"):
+                if m.family in shown_families:
+                    continue
+                shown_families.add(m.family)
+                members = sorted(n for n in catalog.metrics if catalog.metrics[n].family == m.family)
+                title = " ".join(members)
+            labels = _compact_labels({k: v for k, v in m.labels.items() if k != "le"}, q)
+            lines.append(f"{title} {m.type}" + (f" {labels}" if labels else ""))
+        return CatalogSlice("\n".join(lines), names)
+    lines, shown = [], []
+    if catalog.log_labels:
+        lines.append("labels: " + _compact_labels(catalog.log_labels, q))
+        shown += list(catalog.log_labels)
+    if catalog.log_fields:
+        fields = list(catalog.log_fields)
+        docs = [words(f) + words(" ".join(catalog.log_fields[f].values[:50])) for f in fields]
+        best = BM25(docs).top(list(q), k) or list(range(min(k, len(fields))))
+        best_fields = {fields[i]: catalog.log_fields[fields[i]].values for i in best}
+        prefix = "@" if catalog.dialect == "datadog-logs" else ""
+        lines.append("fields: " + _compact_labels(best_fields, q | set(best_fields), prefix=prefix))
+        shown += list(best_fields)
+    return CatalogSlice("\n".join(lines), shown)
+
+
+def _ranked_metrics(catalog: Catalog, question_words: set[str], k: int) -> list[str]:
+    """Metric names ranked by BM25 over name, help, label names and values."""
+    names = list(catalog.metrics)
+    docs = []
+    for name in names:
+        m = catalog.metrics[name]
+        doc = words(name) * 2 + words(m.help) + words(" ".join(m.labels))
+        doc += words(" ".join(v for vs in m.labels.values() for v in vs[:50]))
+        docs.append(doc)
+    best = BM25(docs).top(list(question_words), k) or list(range(min(k, len(names))))
+    return [names[i] for i in best]

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from nlq.catalog import Catalog
-from nlq.prompting.catalog_slice import catalog_slice
+from nlq.prompting.catalog_slice import catalog_slice, compact_catalog_slice
 from nlq.prompting.fewshot import Example, FewShotBank
 
 SYSTEM = {
@@ -45,6 +45,14 @@ SYSTEM = {
 }
 
 
+#: prompt styles: "fewshot" (the base model: instructions + slice + retrieved pairs) and
+#: "compact" (a tuned adapter: one line + compact slice + question; see `compact_messages`)
+STYLES = ("fewshot", "compact")
+TITLES = {"promql": "PromQL", "logql": "LogQL", "datadog-metrics": "Datadog metrics", "datadog-logs": "Datadog logs"}
+#: metrics (or log fields) in the compact slice
+COMPACT_CATALOG_K = 3
+
+
 @dataclass
 class Attempted:
     """A failed attempt fed back on a retry."""
@@ -70,7 +78,19 @@ def build_prompt(
     k_examples: int = 3,
     k_catalog: int = 4,
     feedback: list[Attempted] | None = None,
+    style: str = "fewshot",
 ) -> Prompt:
+    """The chat prompt for `question` in `style` ("fewshot" or "compact").
+
+    The compact style ignores `bank` and `k_examples`: the tuned adapter learnt
+    from prompts without examples, and the prompt at inference must be the one
+    it saw in training (`nlq.training.tune` renders through this function too).
+    """
+    if style == "compact":
+        messages, names = compact_messages(question, dialect, catalog)
+        return Prompt(messages + _feedback_turns(question, feedback), names, [])
+    if style != "fewshot":
+        raise ValueError(f"prompt style {style!r}: expected one of {', '.join(STYLES)}")
     system = SYSTEM[dialect]
     slice_ = catalog_slice(catalog, question, k=k_catalog)
     if slice_.text:
@@ -83,12 +103,34 @@ def build_prompt(
         messages.append({"role": "user", "content": example.question})
         messages.append({"role": "assistant", "content": example.query})
     messages.append({"role": "user", "content": question.strip()})
+    messages += _feedback_turns(question, feedback)
+    return Prompt(messages, slice_.names, examples)
+
+
+def compact_messages(question: str, dialect: str, catalog: Catalog | None) -> tuple[list[dict[str, str]], list[str]]:
+    """The compact prompt: a one-line instruction naming the dialect and the catalog slice, then the question.
+
+    ~100-180 tokens with SmolLM2's chat template.  Short, so that training on the
+    CPU is affordable; it carries the catalog slice, so that a model tuned on one
+    catalog copies names from the prompt rather than recalling them.
+
+    >>> compact_messages("rps of /a", "promql", None)[0][0]["content"]
+    'Write one PromQL query.'
+    """
+    slice_ = compact_catalog_slice(catalog, question, k=COMPACT_CATALOG_K)
+    system = f"Write one {TITLES[dialect]} query." + (f" Catalog:\n{slice_.text}" if slice_.text else "")
+    return [{"role": "system", "content": system}, {"role": "user", "content": question.strip()}], slice_.names
+
+
+def _feedback_turns(question: str, feedback: list[Attempted] | None) -> list[dict[str, str]]:
+    """On a retry: each failed query and the validator's message, as one more exchange."""
+    turns = []
     for attempt in feedback or []:
-        messages.append({"role": "assistant", "content": attempt.query})
-        messages.append(
+        turns.append({"role": "assistant", "content": attempt.query})
+        turns.append(
             {
                 "role": "user",
                 "content": f"That query is wrong: {attempt.error}\nWrite a corrected query for: {question.strip()}",
             }
         )
-    return Prompt(messages, slice_.names, examples)
+    return turns
