@@ -23,22 +23,33 @@ the likeliest allowed token (` + 1000...`) instead of stopping.
 Per-step times are added up into `mask_s` (fill + unpack + apply),
 `grammar_s` (consume + fast-forward), `sample_s` and `forward_s`.
 
+Prefill is most of a question's time on a CPU (a 500-token prompt against a
+40-token answer).  A `PrefixCache` keeps the key/value tensors of the last
+prompt: the next prompt prefills only what follows the longest shared prefix
+(a retry repeats its whole first prompt; questions of one dialect share the
+system prompt).  `prefill_threads` runs the prefill, a wide matmul that two
+threads do in about half the time, with more threads than the decode steps,
+which are memory-bound and lose to a second spinning thread on a busy machine.
+
     >>> gen = constrained_decode(model, ids, ll_tok, spec, eos_token_id=2)  # doctest: +SKIP
     >>> gen.texts, gen.timings["mask_s"] / gen.timings["decode_s"]           # doctest: +SKIP
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import llguidance
 import llguidance.numpy
 import numpy as np
-import torch
 
 from nlq.models.base import Completion, Generation
+
+if TYPE_CHECKING:  # torch is imported where it runs: the llama.cpp backend never loads it
+    import torch
 
 _EXECUTOR: Any = None
 
@@ -50,8 +61,76 @@ def _executor() -> Any:
     return _EXECUTOR
 
 
+class PrefixCache:
+    """The key/value cache of the last prompt a model prefilled, for reuse by the next.
+
+    Cache layers grow by concatenation (never in place), so the tensors kept
+    here stay valid while later decodes extend their own copies.  One entry
+    only: the last prompt is the best predictor of the next (same dialect,
+    same system prompt; a retry extends the prompt it retries).
+    """
+
+    def __init__(self, min_tokens: int = 32):
+        #: shorter shared prefixes are prefilled again (not worth the bookkeeping)
+        self.min_tokens = min_tokens
+        self._ids: list[int] = []
+        self._layers: list[tuple[torch.Tensor, torch.Tensor]] = []
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.reused_tokens = 0
+
+    def lookup(self, ids: list[int]) -> tuple[int, list[tuple[torch.Tensor, torch.Tensor]]]:
+        """(length, per-layer (keys, values) views) of the longest cached prefix of `ids`.
+
+        At least the last token of `ids` is left out, so the caller's forward
+        pass has a position to take the next-token logits from.
+        """
+        with self._lock:
+            cached, layers = self._ids, self._layers
+        limit = min(len(cached), len(ids) - 1)
+        length = 0
+        while length < limit and cached[length] == ids[length]:
+            length += 1
+        if length < self.min_tokens or not layers:
+            return 0, []
+        self.hits += 1
+        self.reused_tokens += length
+        return length, [(k[:, :, :length], v[:, :, :length]) for k, v in layers]
+
+    def store(self, ids: list[int], cache: Any) -> None:
+        """Remember `cache` (a batch-1 DynamicCache holding exactly `ids`)."""
+        layers = [(layer.keys, layer.values) for layer in cache.layers]
+        if any(k is None or k.shape[0] != 1 or k.shape[-2] != len(ids) for k, _ in layers):
+            return
+        with self._lock:
+            self._ids, self._layers = list(ids), layers
+
+    def clear(self) -> None:
+        with self._lock:
+            self._ids, self._layers = [], []
+
+
+def _prefill(model: Any, ids: list[int], device: Any, prefix_cache: PrefixCache | None) -> tuple[Any, Any, int]:
+    """(last logits, KV cache, tokens reused) after running `ids` through `model`."""
+    import torch
+    from transformers import DynamicCache
+
+    reused, layers = prefix_cache.lookup(ids) if prefix_cache is not None else (0, [])
+    past = DynamicCache(ddp_cache_data=layers, config=model.config) if reused else None
+    input_ids = torch.tensor([ids[reused:]], dtype=torch.long, device=device)
+    out = model(input_ids=input_ids, past_key_values=past, use_cache=True)
+    if prefix_cache is not None:
+        prefix_cache.store(ids, out.past_key_values)
+    return out.logits[:, -1, :], out.past_key_values, reused
+
+
 @dataclass
-class _Sequence:
+class Sequence:
+    """One sequence being decoded: its matcher, tokens so far, and why it ended.
+
+    `advance` holds the stop rules, shared by every local backend's decode loop.
+    """
+
     matcher: Any
     tokens: list[int] = field(default_factory=list)
     forced: int = 0
@@ -59,6 +138,56 @@ class _Sequence:
     done: bool = False
     finish_reason: str = "length"
     error: str | None = None
+
+    def finish(self, reason: str, error: str | None = None) -> None:
+        self.done, self.finish_reason, self.error = True, reason, error
+
+    def advance(
+        self,
+        token: int,
+        wanted_outside: bool,
+        *,
+        eos_token_id: int,
+        max_tokens: int,
+        fast_forward: bool = True,
+        stop_when_complete: bool = True,
+        stop_repetition: bool = True,
+    ) -> bool:
+        """Take the picked `token` (the model's own first choice lay outside the grammar if
+        `wanted_outside`), then any tokens the grammar forces after it (into `pending`).
+
+        True when `token` joined the sequence and must be fed to the model (with
+        `pending`, unless `done`).
+        """
+        if stop_when_complete and wanted_outside and self.matcher.is_accepting():
+            self.finish("stop")
+            return False
+        if token == eos_token_id:
+            self.matcher.consume_token(token)
+            self.finish("eos")
+            return False
+        if not self.matcher.consume_token(token):
+            self.finish("error", self.matcher.get_error() or f"token {token} refused")
+            return False
+        self.tokens.append(token)
+        if stop_repetition and repeating(self.tokens):
+            self.finish("repetition")
+        elif self.matcher.is_stopped():
+            self.finish("grammar")
+        elif fast_forward:
+            ff = list(self.matcher.compute_ff_tokens())[: max_tokens - len(self.tokens)]
+            if ff:
+                if not self.matcher.consume_tokens(ff):
+                    self.finish("error", self.matcher.get_error())
+                    return True
+                self.tokens.extend(ff)
+                self.forced += len(ff)
+                self.pending.extend(ff)
+                if self.matcher.is_stopped():
+                    self.finish("grammar")
+        if not self.done and len(self.tokens) >= max_tokens:
+            self.finish("length")
+        return True
 
 
 def repeating(tokens: list[int], max_period: int = 16) -> bool:
@@ -82,13 +211,14 @@ def unpack_bitmask(bitmask: np.ndarray, vocab: int) -> np.ndarray:
 
 
 def _pick(logits: torch.Tensor, temperature: float, generator: torch.Generator | None) -> torch.Tensor:
+    import torch
+
     if temperature <= 0:
         return torch.argmax(logits, dim=-1)
     probs = torch.softmax(logits.float() / temperature, dim=-1)
     return torch.multinomial(probs, 1, generator=generator).squeeze(-1)
 
 
-@torch.inference_mode()
 def constrained_decode(
     model: Any,
     prompt_ids: list[int],
@@ -103,8 +233,44 @@ def constrained_decode(
     fast_forward: bool = True,
     stop_when_complete: bool = True,
     stop_repetition: bool = True,
+    prefix_cache: PrefixCache | None = None,
+    prefill_threads: int | None = None,
 ) -> Generation:
-    """Generate `n` sequences after `prompt_ids` that `grammar_spec` (llguidance) allows."""
+    """Generate `n` sequences after `prompt_ids` that `grammar_spec` (llguidance) allows.
+
+    `prefix_cache` (one per model) skips the prefill of a prompt prefix the
+    last call already computed; `prefill_threads` sets torch's CPU threads for
+    the prefill only (the decode keeps the process setting).
+    """
+    import torch
+
+    with torch.inference_mode():
+        return _decode(model, prompt_ids, ll_tokenizer, grammar_spec, eos_token_id=eos_token_id,
+                       max_tokens=max_tokens, temperature=temperature, n=n, seed=seed,
+                       fast_forward=fast_forward, stop_when_complete=stop_when_complete,
+                       stop_repetition=stop_repetition, prefix_cache=prefix_cache,
+                       prefill_threads=prefill_threads)
+
+
+def _decode(
+    model: Any,
+    prompt_ids: list[int],
+    ll_tokenizer: Any,
+    grammar_spec: str,
+    *,
+    eos_token_id: int,
+    max_tokens: int,
+    temperature: float,
+    n: int,
+    seed: int | None,
+    fast_forward: bool,
+    stop_when_complete: bool,
+    stop_repetition: bool,
+    prefix_cache: PrefixCache | None,
+    prefill_threads: int | None,
+) -> Generation:
+    import torch
+
     t_start = time.perf_counter()
     device = next(model.parameters()).device
     generator = None
@@ -112,7 +278,7 @@ def constrained_decode(
         generator = torch.Generator(device=device)
         generator.manual_seed(seed if seed is not None else 0)
 
-    seqs = [_Sequence(llguidance.LLMatcher(ll_tokenizer, grammar_spec)) for _ in range(n)]
+    seqs = [Sequence(llguidance.LLMatcher(ll_tokenizer, grammar_spec)) for _ in range(n)]
     for seq in seqs:
         if seq.matcher.is_error():
             raise RuntimeError(f"llguidance matcher error: {seq.matcher.get_error()}")
@@ -134,10 +300,14 @@ def constrained_decode(
     timings["grammar_s"] += time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    input_ids = torch.tensor([prompt_ids + head], dtype=torch.long, device=device)
-    out = model(input_ids=input_ids, use_cache=True)
-    past = out.past_key_values
-    logits = out.logits[:, -1, :]
+    decode_threads = torch.get_num_threads()
+    if prefill_threads and device.type == "cpu":
+        torch.set_num_threads(prefill_threads)
+    try:
+        logits, past, reused = _prefill(model, prompt_ids + head, device, prefix_cache)
+    finally:
+        if prefill_threads and device.type == "cpu":
+            torch.set_num_threads(decode_threads)
     if n > 1:
         past.reorder_cache(torch.zeros(n, dtype=torch.long, device=device))
         logits = logits.expand(n, -1)
@@ -178,40 +348,10 @@ def constrained_decode(
         feed: list[list[int]] = [[] for _ in seqs]
         for row, (i, token) in enumerate(zip(need, picked, strict=True)):
             seq = seqs[i]
-            if stop_when_complete and wants_out[row] and seq.matcher.is_accepting():
-                seq.done, seq.finish_reason = True, "stop"
-                continue
-            if token == eos_token_id:
-                seq.matcher.consume_token(token)
-                seq.done, seq.finish_reason = True, "eos"
-                continue
-            if not seq.matcher.consume_token(token):
-                seq.done, seq.finish_reason = True, "error"
-                seq.error = seq.matcher.get_error() or f"token {token} refused"
-                continue
-            seq.tokens.append(token)
-            feed[i].append(token)
-            if stop_repetition and repeating(seq.tokens):
-                seq.done, seq.finish_reason = True, "repetition"
-                continue
-            if seq.matcher.is_stopped():
-                seq.done, seq.finish_reason = True, "grammar"
-                continue
-            if fast_forward:
-                ff = list(seq.matcher.compute_ff_tokens())
-                room = max_tokens - len(seq.tokens)
-                ff = ff[:room]
-                if ff:
-                    if not seq.matcher.consume_tokens(ff):
-                        seq.done, seq.finish_reason = True, "error"
-                        seq.error = seq.matcher.get_error()
-                        continue
-                    seq.tokens.extend(ff)
-                    seq.forced += len(ff)
-                    seq.pending.extend(ff)
-                    if seq.matcher.is_stopped():
-                        seq.done, seq.finish_reason = True, "grammar"
-                        continue
+            if seq.advance(token, wants_out[row], eos_token_id=eos_token_id, max_tokens=max_tokens,
+                           fast_forward=fast_forward, stop_when_complete=stop_when_complete,
+                           stop_repetition=stop_repetition):
+                feed[i].append(token)
         for i, seq in enumerate(seqs):
             if seq.done:
                 continue
@@ -258,10 +398,13 @@ def constrained_decode(
                 error=seq.error,
             )
         )
-    return Generation(
+    generation = Generation(
         completions=completions,
         prompt_tokens=len(prompt_ids),
         timings=timings,
         steps=steps,
         masks=masks,
     )
+    # prompt tokens whose keys/values came from the prefix cache (not a Generation field yet)
+    generation.cached_tokens = reused
+    return generation
