@@ -18,9 +18,14 @@ per set (`NLQ_METRIC_NAME: "http_requests_total" | "up"`):
   vector selector, Datadog's metric query) is cloned per metric, so
   `http_requests_total{...}` takes only that metric's labels and values.
 
+Name sets of more than `TRIE_MIN_ITEMS` become one regex with shared prefixes
+(`trie_regex`): the same language, compiled and masked by llguidance far faster
+than thousands of alternatives.
+
 The result is compiled and validated with llguidance (`GrammarError` if refused)
 and cached per (dialect, catalog fingerprint) in memory and on disk
-($NLQ_CACHE_DIR/grammars/).
+($NLQ_CACHE_DIR/grammars/).  `compiled_matcher` keeps each grammar's compiled
+llguidance matcher and hands out copies, so a request does not compile again.
 
     >>> g = narrowed_grammar("promql", catalog)          # doctest: +SKIP
     >>> g.narrowed                                       # doctest: +SKIP
@@ -36,9 +41,9 @@ import os
 import re
 import threading
 import time
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 from nlq import dialects
@@ -49,10 +54,10 @@ from nlq.grammar import grammar_text
 
 #: bump when the narrowing output changes, to invalidate disk caches
 NARROW_VERSION = 8
-#: per-metric scoping clones the selector rules once per metric; llguidance's Earley
-#: parser then predicts every clone where a metric may start.  Measured: 200 or 1,000
-#: scoped metrics exceed its 50,000-item limit per mask ("Too many items"); 100 cost
-#: 2-3x the mask time of global label sets.  Past this many metrics, label sets are global.
+#: per-metric scoping clones the selector rules once per group of metrics (`scope_groups`);
+#: llguidance's Earley parser then predicts every clone where a metric may start.  Measured:
+#: 200 or 1,000 clones exceed its 50,000-item limit per mask ("Too many items"); 100 cost
+#: 2-3x the mask time of global label sets.  Past this many groups, label sets are global.
 MAX_SCOPED_ENTITIES = 100
 #: values per key beyond which a label counts as free-form (the catalog kept only the frequent ones)
 MAX_VALUES_PER_KEY = 500
@@ -62,6 +67,8 @@ MAX_VALUES_PER_KEY = 500
 #: metrics (benchmarks/catalog_scale.py): compile 1.3 -> 0.6 s.  Small sets stay literal,
 #: which is easier to read in a cached grammar.
 TRIE_MIN_ITEMS = 64
+#: verdicts a probe remembers (a value is probed once per set it is in)
+MAX_REMEMBERED_VERDICTS = 1_000_000
 
 
 @dataclass
@@ -89,6 +96,8 @@ class CatalogNames:
     """The catalog as sets of names: what a narrowed grammar may say."""
 
     entities: dict[str, dict[str, list[str] | None]] = field(default_factory=dict)
+    #: metrics cloned together when scoping, with the labels (and values) they take
+    groups: list[tuple[list[str], dict[str, list[str] | None]]] = field(default_factory=list)
     #: key rule -> key -> values (None: any value)
     pairs: dict[str, dict[str, list[str] | None]] = field(default_factory=dict)
     names: dict[str, list[str]] = field(default_factory=dict)
@@ -120,6 +129,33 @@ def catalog_names(dialect: str, catalog: Catalog, per_entity: bool = True) -> Ca
         out.pairs["tag_key"] = _value_map(catalog.log_labels)
         out.pairs["attribute_name"] = _value_map({k: f.values for k, f in catalog.log_fields.items()})
     return out
+
+
+def scope_groups(names: CatalogNames, limit: int) -> list[tuple[list[str], dict[str, list[str] | None]]]:
+    """Metrics that may share one clone of the selector rules when labels are scoped.
+
+    Scoping clones the selector once per group, and llguidance's Earley parser
+    predicts every clone wherever a metric may start (past ~100 clones it
+    exceeds its 50,000 items per mask).  So metrics with the same labels and
+    values share a clone: the same language with fewer clones (exporters give
+    many metrics the same labels).  If that still leaves more than `limit`
+    groups, metrics are grouped by their label *names*, each label taking the
+    values it has anywhere in the catalog: a metric still only takes its own
+    labels.  More than `limit` label-name sets: [] (no scoping).
+    """
+    exact: dict[tuple, tuple[list[str], dict]] = {}
+    for metric, keys in names.entities.items():
+        signature = tuple((k, None if v is None else tuple(v)) for k, v in keys.items())
+        exact.setdefault(signature, ([], keys))[0].append(metric)
+    if len(exact) <= limit:
+        return list(exact.values())
+    merged = next(iter(names.pairs.values()), {})
+    by_names: dict[tuple[str, ...], list[str]] = {}
+    for metric, keys in names.entities.items():
+        by_names.setdefault(tuple(keys), []).append(metric)
+    if len(by_names) <= limit:
+        return [(metrics, {k: merged.get(k) for k in labels}) for labels, metrics in by_names.items()]
+    return []
 
 
 def _value_map(mapping: dict[str, list[str]]) -> dict[str, list[str] | None]:
@@ -166,6 +202,8 @@ class _Probe:
         key = (rule, text)
         known = self._seen.get(key)
         if known is None:
+            if len(self._seen) > MAX_REMEMBERED_VERDICTS:  # a long-lived process narrows many catalogs
+                self._seen.clear()
             known = self._seen[key] = self._accepts(rule, text)
         return known
 
@@ -182,6 +220,12 @@ class _Probe:
     def quoted(self, rule: str) -> bool:
         """True when the rule's strings carry their quotes (`label_value: STRING`)."""
         return self.accepts(rule, '"nlq_probe"') and not self.accepts(rule, "nlq_probe")
+
+
+@lru_cache(maxsize=8)
+def _probe_for(text: str, rules: tuple[str, ...]) -> _Probe:
+    """One probe per grammar text: building its lark parser costs ~0.2 s, once per process."""
+    return _Probe(text, list(rules))
 
 
 def _quote(value: str) -> str:
@@ -276,10 +320,11 @@ class _Builder:
         self.defs = larktext.definitions(text)
         wanted = [r for r in self._wanted_rules() if r in self.defs]
         self.missing = [r for r in self._wanted_rules() if r not in self.defs]
-        self.probe = _Probe(text, wanted) if wanted else None
+        self.probe = _probe_for(text, tuple(wanted)) if wanted else None
         self.extra: list[str] = []
         self.replacements: dict[str, str] = {}
         self._terminals: dict[tuple, str] = {}
+        self._value_terms: dict[tuple, str | None] = {}
         self.stats: dict[str, int] = {}
 
     def _wanted_rules(self) -> list[str]:
@@ -316,7 +361,14 @@ class _Builder:
         return out
 
     def value_terminal(self, value_rule: str, values: list[str]) -> str | None:
-        """The terminal for one key's values, or None when none fits the rule."""
+        """The terminal for one key's values, or None when none fits the rule (memoised:
+        metric groups that share a label's values share its terminal)."""
+        key = ("values", value_rule, tuple(values))
+        if key not in self._value_terms:
+            self._value_terms[key] = self._value_terminal(value_rule, values)
+        return self._value_terms[key]
+
+    def _value_terminal(self, value_rule: str, values: list[str]) -> str | None:
         if self.probe.quoted(value_rule):
             plain = [v for v in values if self.probe.accepts(value_rule, _quote(v))]
             if not plain:
@@ -465,7 +517,7 @@ class _Builder:
             return False
 
         free_values = {value_rule: f"nlq_free_{value_rule}"}
-        scoped = 0
+        scoped: set[str] = set()  # metrics whose labels are scoped
         for sel, d in list(self.defs.items()):
             if d.is_terminal or entity not in larktext.referenced_names(d.body):
                 continue
@@ -480,10 +532,11 @@ class _Builder:
             with_entity = [a for a in alts if entity in larktext.referenced_names(a)]
             without = [a for a in alts if entity not in larktext.referenced_names(a)]
             clones = []
-            for index, (metric, keys) in enumerate(self.names.entities.items()):
-                if not self.probe.accepts(entity, metric):
+            for index, (metrics, keys) in enumerate(self.names.groups):
+                members = [m for m in metrics if self.probe.accepts(entity, m)]
+                if not members:
                     continue
-                mapping = {entity: self.terminal(entity, [metric])}
+                mapping = {entity: self.terminal(entity, members)}
                 fitting = {k: v for k, v in keys.items() if self.probe.accepts(key_rule, k)}
                 if fitting:
                     mapping[key_rule] = self.terminal(f"{key_rule}_keys", list(fitting))
@@ -498,11 +551,12 @@ class _Builder:
                 clone = f"nlq_{sel}__m{index}"
                 self.extra.append(f"{clone}: " + " | ".join(larktext.substitute(a, mapping) for a in with_entity))
                 clones.append(clone)
-                scoped += 1
+                scoped.update(members)
             if clones:
                 self.replacements[sel] = f"{d.prefix}{sel}{d.priority}: " + " | ".join(without + clones)
+                self.stats["scoped_groups"] = len(clones)
         if scoped:
-            self.stats["scoped_metrics"] = scoped
+            self.stats["scoped_metrics"] = len(scoped)
             self.stats[entity] = len(self.names.entities)
             if entity not in self.replacements:
                 fitting = self.literals(entity, list(self.names.entities))
@@ -552,9 +606,10 @@ def generation_text(text: str) -> str:
 
 def narrow_text(text: str, dialect: str, catalog: Catalog, scoped: bool = True) -> tuple[str, dict, list]:
     """(narrowed Lark text, counts per narrowed rule, rules the grammar lacks)."""
-    if len(catalog.metrics) > MAX_SCOPED_ENTITIES:
-        scoped = False
     names = catalog_names(dialect, catalog, per_entity=scoped)
+    if scoped and names.entities:
+        names.groups = scope_groups(names, MAX_SCOPED_ENTITIES)
+        scoped = bool(names.groups)
     builder = _Builder(text, dialect, names)
     if not scoped:
         builder.spec = DialectNames(None, builder.spec.pairs, builder.spec.names)
@@ -624,6 +679,37 @@ def narrowed_grammar(
     return grammar
 
 
+#: compiled matchers kept (a 10,000-metric grammar's is a few MB): the grammars in use
+MAX_COMPILED = 16
+_COMPILED: OrderedDict[tuple[str, int], object] = OrderedDict()
+
+
+def compiled_matcher(spec: str, ll_tokenizer):
+    """A fresh `llguidance.LLMatcher` for `spec`, compiled once per (grammar, tokenizer).
+
+    Creating a matcher compiles the grammar (about 0.2 s for a 10,000-metric
+    catalog, once per sequence and request otherwise); a deep copy of a
+    pristine compiled matcher costs about 0.1 ms.  Raises `GrammarError` when
+    llguidance refuses the grammar (compiling is validating).
+    """
+    import llguidance
+
+    key = (hashlib.sha256(spec.encode()).hexdigest(), id(ll_tokenizer))
+    with _LOCK:
+        pristine = _COMPILED.get(key)
+        if pristine is not None:
+            _COMPILED.move_to_end(key)
+            return pristine.deep_copy()
+    pristine = llguidance.LLMatcher(ll_tokenizer, spec)  # outside the lock: compiling takes a while
+    if pristine.is_error():
+        raise GrammarError(f"llguidance refused the grammar: {pristine.get_error()}")
+    with _LOCK:
+        _COMPILED[key] = pristine
+        while len(_COMPILED) > MAX_COMPILED:
+            _COMPILED.popitem(last=False)
+        return pristine.deep_copy()
+
+
 def grammar_file(dialect: str) -> str:
     """The dialect's grammar file name (also while its parser package is still missing)."""
     if dialect not in RULES:
@@ -656,4 +742,7 @@ def describe_sets(names: CatalogNames) -> dict:
     return dict(counts)
 
 
-__all__ = ["GrammarError", "RULES", "catalog_fingerprint", "catalog_names", "narrow_text", "narrowed_grammar"]
+__all__ = [
+    "GrammarError", "RULES", "catalog_fingerprint", "catalog_names", "compiled_matcher", "narrow_text",
+    "narrowed_grammar", "trie_regex",
+]
