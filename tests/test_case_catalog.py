@@ -71,7 +71,7 @@ def test_every_example_gold_scores_right_on_its_synthesized_world(tmp_path):
     assert result.exit_code == 0, result.output
     assert len(rows) == len(load_cases([CASES]))
     for row in rows:
-        assert row["equivalent"] and row["valid"] and row["scorable"], row
+        assert row["correct"] and row["valid"] and row["scorable"], row
         assert row["world"].startswith("synth:")
         assert set(row["per_variant"]) == {"synth-1", "synth-2", "synth-3"}
     assert len({r["world"] for r in rows}) == 2  # the file's catalog and the inline one
@@ -118,10 +118,10 @@ def test_a_gold_that_finds_nothing_is_not_scorable(tmp_path):
     result, rows = _eval(["--cases", str(cases), "--gold"], tmp_path / "out")
     assert result.exit_code == 0, result.output
     by_id = {r["id"]: r for r in rows}
-    assert not by_id["hot"]["scorable"] and not by_id["hot"]["equivalent"]
+    assert not by_id["hot"]["scorable"] and not by_id["hot"]["correct"]
     assert "returns nothing" in by_id["hot"]["reason"]
     assert by_id["hot"]["exact"] and by_id["hot"]["valid"]  # still reported, never counted right
-    assert by_id["fine"]["scorable"] and by_id["fine"]["equivalent"]
+    assert by_id["fine"]["scorable"] and by_id["fine"]["correct"]
     assert "not scorable by execution: 1 case" in result.output
     assert "not scorable by execution" in (tmp_path / "out" / "report.md").read_text()
 
