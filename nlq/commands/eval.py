@@ -106,6 +106,12 @@ from nlq.errors import UsageError
     show_default=True,
     help="Read no-retry off the best configuration's first attempt instead of generating again.",
 )
+@click.option(
+    "--gold-cache/--no-gold-cache",
+    default=True,
+    show_default=True,
+    help="Keep gold answers on disk for later runs (keyed by query, range, snapshot file and engine code).",
+)
 def command(
     case_files,
     dialect,
@@ -124,6 +130,7 @@ def command(
     preset,
     ablation_sample,
     derive,
+    gold_cache,
 ):
     """Score translations by execution-equivalence with the gold on every snapshot variant.
 
@@ -142,6 +149,7 @@ def command(
     """
     from nlq.evaluation import load_cases
     from nlq.evaluation.ablations import resolve
+    from nlq.evaluation.gold_cache import GoldCache
     from nlq.evaluation.neighbours import neighbour_check
     from nlq.evaluation.report import render_markdown, write_ablation_chart, write_chart
     from nlq.evaluation.runner import EvalRun, TimedScorer, model_translator, stratified_sample
@@ -167,7 +175,7 @@ def command(
         raise UsageError("--gold scores the golds themselves; ablations need a model (drop --gold)")
     ablation_ids = {c.id for c in (stratified_sample(cases, ablation_sample) if ablation_sample else cases)}
     names = [v.strip() for v in variants.split(",") if v.strip()]
-    scorer = TimedScorer(names)
+    scorer = TimedScorer(names, gold_cache=GoldCache() if gold_cache else None)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     started = time.time()
@@ -208,7 +216,9 @@ def command(
         "configs": {name: vars(t) for name, t in run.timing.items() if t.translations or t.scored or t.derived},
         "opening the snapshots": f"{scorer.open_s:.1f} s (once per run)",
         "gold answers": f"{scorer.gold_s:.1f} s for {scorer.gold_runs} (case, variant) answers, "
-        "each computed once per run whatever the number of configurations",
+        "each computed once per run whatever the number of configurations"
+        + (f"; {scorer.gold_cache.hits} of them read from the disk cache"
+           if scorer.gold_cache is not None else ""),
         **timing,
         "wall time": f"{wall:.0f} s",
     }
