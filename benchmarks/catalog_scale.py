@@ -199,11 +199,13 @@ def main() -> None:
     parser.add_argument("--json", action="store_true", help="Print one JSON object per line.")
     args = parser.parse_args()
     hf, ll_tok = load_tokenizers()
-    print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())} on {os.cpu_count()} CPUs", flush=True)
+    if not args.json:
+        print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())} on {os.cpu_count()} CPUs", flush=True)
     rows = []
     for n in args.sizes:
         for scoped in ([True, False] if args.unscoped else [True]):
             row = run(n, hf, ll_tok, scoped)
+            row["load_average"] = [round(x, 2) for x in os.getloadavg()]
             rows.append(row)
             if args.json:
                 print(json.dumps(row), flush=True)
