@@ -91,7 +91,13 @@ def summarise(rows: list[Row]) -> dict:
         return statistics.fmean(values) if values else 0.0
 
     latencies = [r.latency_s for r in rows]
+    generated = [r for r in rows if "first_parsed" in r.extra]
     return {
+        # the model's first generation, before any retry: what the decoding grammar buys
+        "first_parse_rate": sum(r.extra["first_parsed"] for r in generated) / len(generated)
+        if generated else None,
+        "first_valid_rate": sum(r.extra["first_valid"] for r in generated) / len(generated)
+        if generated else None,
         "cases": n,
         "correct": sum(1 for r in rows if r.score.equivalent),
         "parse_rate": share(lambda r: r.score.parsed),
@@ -236,7 +242,18 @@ def _ablations(rows: list[Row], configs: list[str], labels: dict[str, str], best
         "",
     ]
     lines += _metric_table("configuration", [(f"`{c}`", summarise(by_config[c])) for c in configs])
-    return lines
+    lines += [
+        "First generation only (before any retry), the figure for constrained vs unconstrained decoding:",
+        "",
+        "| configuration | cases | 1st try parses | 1st try passes catalog checks | final: parses | final: passes checks |",
+        "|---|---|---|---|---|---|",
+    ]
+    for c in configs:
+        s = summarise(by_config[c])
+        first = [_pct(s[k]) if s[k] is not None else "n/a" for k in ("first_parse_rate", "first_valid_rate")]
+        lines.append(f"| `{c}` | {s['cases']} | {first[0]} | {first[1]} | {_pct(s['parse_rate'])} | "
+                     f"{_pct(s['valid_rate'])} |")
+    return lines + [""]
 
 
 def _timing(timing: dict) -> list[str]:

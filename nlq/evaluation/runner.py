@@ -117,6 +117,19 @@ def stratified_sample(cases: list[Case], n: int) -> list[Case]:
     return [cases[i] for i in sorted(chosen)]
 
 
+#: QueryError kinds raised after the text parsed (types, names, semantics)
+_PARSED_KINDS = ("type", "catalog", "semantic")
+
+
+def first_attempt_checks(attempts: list[Any]) -> dict[str, bool]:
+    """Did the model's first generation parse, and pass every check?  (Before any retry.)"""
+    if not attempts:
+        return {}
+    first = attempts[0]
+    return {"first_parsed": bool(first.valid or first.error_kind in _PARSED_KINDS),
+            "first_valid": bool(first.valid)}
+
+
 @dataclasses.dataclass
 class ConfigTiming:
     translations: int = 0
@@ -214,7 +227,8 @@ class EvalRun:
             message=result.message or "",
             config=config.name,
             score_s=seconds,
-            extra={"model": result.model, "attempts": len(result.attempts)},
+            extra={"model": result.model, "attempts": len(result.attempts),
+                   **first_attempt_checks(result.attempts)},
         )
 
     def _first_attempt_row(self, case: Case, config: Config, source: Any) -> Row:
@@ -247,7 +261,7 @@ class EvalRun:
             config=config.name,
             score_s=seconds,
             derived_from=config.first_attempt_of,
-            extra={"model": source.model, "attempts": 1},
+            extra={"model": source.model, "attempts": 1, **first_attempt_checks(source.attempts)},
         )
 
     def _formatted(self, case: Case, text: str) -> str:
