@@ -4,8 +4,8 @@ For synthetic PromQL catalogs of 100, 1,000 and 10,000 metrics (about five
 label values per metric-label, ~50,000 distinct label values at 10k), prints:
 
 * narrow: `nlq.constrain.narrow.narrow_text` (the catalog-specialised Lark text;
-  it scopes labels per metric only up to `MAX_SCOPED_ENTITIES` metrics, the
-  `applied` column says whether it did);
+  it scopes labels per group of metrics, at most `MAX_SCOPED_ENTITIES` groups,
+  see `scope_groups`; the `applied` column says whether it did);
 * compile: llguidance compiling it once against SmolLM2's tokenizer
   (`nlq.constrain.narrow.compiled_matcher`, which validates too); beside it
   today's path in `ConstraintGrammar.validated_spec` plus a matcher (two
