@@ -91,6 +91,7 @@ class Scorer:
         self._gold: dict[tuple[str, str, str], Result | Exception] = {}
         self._catalogs: dict[str, Catalog] = {}
         self._worlds: dict[str, dict[str, Any]] = {}
+        self._fingerprints: dict[int, tuple[Catalog, str]] = {}
 
     @cached_property
     def connections(self) -> dict[str, Any]:
@@ -112,9 +113,13 @@ class Scorer:
         """"shop", or "synth:<fingerprint>" of the case's own catalog."""
         if case.catalog is None:
             return SHOP_WORLD
-        from nlq.snapshot.synth import catalogs_fingerprint
+        known = self._fingerprints.get(id(case.catalog))
+        if known is None:  # hashing a large catalog takes a while: once per catalog object
+            from nlq.snapshot.synth import catalogs_fingerprint
 
-        return "synth:" + catalogs_fingerprint([case.catalog])
+            # the catalog is kept alongside, so its id cannot be reused by another object
+            known = self._fingerprints[id(case.catalog)] = (case.catalog, catalogs_fingerprint([case.catalog]))
+        return "synth:" + known[1]
 
     def world_connections(self, case: Case) -> dict[str, Any]:
         """{variant: connection} of the world `case` is scored on (synthesized on first use)."""
