@@ -17,7 +17,9 @@ import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
+from nlq import dialects
 from nlq.catalog import Catalog
+from nlq.errors import QueryError
 from nlq.evaluation.cases import Case
 from nlq.evaluation.scoring import Scorer
 
@@ -90,7 +92,7 @@ def _swap_first(text: str, pattern: str, a: str, b: str) -> str | None:
     return text[: match.start()] + other + text[match.end() :]
 
 
-def _other_window(text: str) -> str | None:
+def _other_window(text: str, step_s: int = 0) -> str | None:
     match = _WINDOW.search(text)
     if match:
         number, unit = int(match.group(1)), match.group(2)
@@ -99,6 +101,10 @@ def _other_window(text: str) -> str | None:
     match = _ROLLUP.search(text)
     if match:
         seconds = int(match.group(2))
+        if seconds * 2 <= step_s:
+            # a rollup no coarser than the step is overridden by it (Datadog's rule and the
+            # engine's): doubling it would change nothing, so the near miss is a coarser one
+            seconds = step_s
         return (
             text[: match.start()]
             + f".rollup({match.group(1)}, {seconds * 2})"
@@ -179,7 +185,9 @@ def mutations(case: Case, catalog: Catalog) -> Iterator[tuple[str, str]]:
         "rate<->increase": lambda: _rate_increase(case),
         "sum<->avg": lambda: _sum_avg(case),
         "by<->without": lambda: _by_without(case),
-        "window": lambda: _other_window(case.gold) if case.dialect != "datadog-logs" else None,
+        "window": lambda: _other_window(case.gold, case.step_ms // 1000)
+        if case.dialect != "datadog-logs"
+        else None,
         "label value": lambda: _other_label_value(case, catalog),
     }
     for kind, make in makers.items():
@@ -207,8 +215,159 @@ def neighbour_check(
                     query,
                     not score.equivalent,
                     score.reason if not score.equivalent else "same answer",
+                    equivalent=equivalence(case.dialect, case.gold, query),
                 )
             )
         if progress:
             progress(case)
     return report
+
+
+# --------------------------------------------------------------------------- equivalent mutants
+# A mutant is set apart as *equivalent* only by a rule that holds on any data, read off
+# the two ASTs: where they differ and what lies above the difference.  Coincidences of
+# the snapshots (every zone has one host) are not rules: such mutants stay near misses,
+# and when the scorer misses them the report says the snapshots cannot tell them apart.
+
+#: aggregations whose output has a group wherever one of its members has a sample
+_PRESENCE_KEEPING = frozenset({"sum", "avg", "min", "max", "count", "group", "stddev", "stdvar"})
+#: pairs of range functions that differ by a positive factor per series (the range) and
+#: return a sample exactly when the other does
+_SCALED_RANGE_FUNCTIONS = (frozenset({"rate", "increase"}), frozenset({"rate", "count_over_time"}))
+_IGNORED_FIELDS = frozenset({"span", "has_grouping"})
+
+
+def _fields(node: object) -> list[tuple[str, object]]:
+    names = getattr(node, "__dataclass_fields__", {})
+    return [(n, getattr(node, n)) for n in names if n not in _IGNORED_FIELDS]
+
+
+def _same(a: object, b: object) -> bool:
+    if type(a) is not type(b):
+        return False
+    if hasattr(a, "__dataclass_fields__"):
+        return all(_same(x, y) for (_, x), (_, y) in zip(_fields(a), _fields(b), strict=True))
+    if isinstance(a, tuple | list):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    return a == b
+
+
+def diff_path(a: object, b: object) -> list[tuple[object, object]] | None:
+    """[(gold node, mutant node), ...] from the root down to the one node where they differ.
+
+    The last pair differs in its own fields (an operator, a function name); every pair
+    above it differs only inside one child.  None when the trees are equal or differ in
+    more than one place.
+    """
+    if _same(a, b):
+        return None
+    if type(a) is not type(b) or not hasattr(a, "__dataclass_fields__"):
+        return [(a, b)]
+    differing = []  # children that differ
+    own = False  # the node's own fields (op, func, grouping labels) differ
+    for (_, x), (_, y) in zip(_fields(a), _fields(b), strict=True):
+        if _same(x, y):
+            continue
+        if isinstance(x, tuple) and isinstance(y, tuple) and len(x) == len(y):
+            inner = [(u, v) for u, v in zip(x, y, strict=True) if not _same(u, v)]
+            if all(hasattr(u, "__dataclass_fields__") for u, _ in inner):
+                differing += inner
+                continue
+        if hasattr(x, "__dataclass_fields__") and type(x) is type(y):
+            differing.append((x, y))
+        else:
+            own = True
+    if own:
+        return [(a, b)] if not differing else None
+    if len(differing) != 1:
+        return None
+    below = diff_path(*differing[0])
+    return None if below is None else [(a, b), *below]
+
+
+def _op(node: object) -> str | None:
+    """The aggregation operator or function name of an AST node."""
+    return getattr(node, "op", None) or getattr(node, "func", None)
+
+
+def _is_paren(node: object) -> bool:
+    return type(node).__name__ == "Paren"
+
+
+def _is_aggregation(node: object) -> bool:
+    return type(node).__name__ in ("Aggregation", "VectorAggregation")
+
+
+def _grouping(node: object) -> tuple[bool, tuple[str, ...]]:
+    """(without, labels) of an aggregation in either AST."""
+    grouping = getattr(node, "grouping", None)
+    if hasattr(grouping, "labels"):  # LogQL's Grouping node
+        return grouping.without, tuple(grouping.labels)
+    return bool(getattr(node, "without", False)), tuple(grouping or ())
+
+
+def _value_only_change(gold: object, mutant: object) -> str:
+    """"sum<->avg" / "rate<->increase" when the differing nodes differ only in a value-changing way."""
+    a, b = _op(gold), _op(mutant)
+    if a is None or b is None or type(gold) is not type(mutant):
+        return ""
+    if {a, b} == {"sum", "avg"} and _is_aggregation(gold) and _grouping(gold) == _grouping(mutant) \
+            and getattr(gold, "param", None) is None:
+        return "sum<->avg"
+    if frozenset({a, b}) in _SCALED_RANGE_FUNCTIONS:
+        return f"{a}<->{b}"
+    return ""
+
+
+def _histogram_rule(path: list[tuple[object, object]], change: str) -> str:
+    """histogram_quantile(q, sum|avg by (le, ...) (rate|increase(...))): a factor common to every
+    bucket of a group does not move the quantile."""
+    for index, (node, _) in enumerate(path):
+        if _op(node) != "histogram_quantile" or type(node).__name__ != "Call":
+            continue
+        below = [n for n, _ in path[index + 1 :] if not _is_paren(n)]
+        if not below or not _is_aggregation(below[0]):
+            return ""
+        without, labels = _grouping(below[0])
+        if without or "le" not in labels or _op(below[0]) not in ("sum", "avg"):
+            return ""
+        # between the bucket aggregation and the change: nothing (the change is the aggregation
+        # itself) or the range function the aggregation sums
+        if len(below) == 1 or (len(below) == 2 and type(below[1]).__name__ == "Call"):
+            factor = ("the average is the sum over a group's series divided by their number, the same "
+                      "for every bucket of a complete histogram") if change == "sum<->avg" else \
+                     ("increase is rate times the range, the same factor for every bucket")
+            return f"histogram_quantile is unchanged by a factor common to all buckets: {factor}"
+        return ""
+    return ""
+
+
+def _count_rule(path: list[tuple[object, object]], change: str) -> str:
+    """count(...) over aggregations of the changed node: count sees which series exist, not values."""
+    for index, (node, _) in enumerate(path):
+        if not (_is_aggregation(node) and _op(node) == "count"):
+            continue
+        between = [n for n, _ in path[index + 1 : -1] if not _is_paren(n)]
+        if all(_is_aggregation(n) and _op(n) in _PRESENCE_KEEPING and getattr(n, "param", None) is None
+               for n in between):
+            return (f"count(...) counts series, and {change} changes values only: the same series "
+                    "exist at every step")
+        return ""
+    return ""
+
+
+def equivalence(dialect: str, gold: str, mutant: str) -> str:
+    """Why `mutant` means the same as `gold` on any data ("" when no rule shows it does)."""
+    if dialect not in ("promql", "logql"):
+        return ""
+    spec = dialects.get(dialect)
+    try:
+        path = diff_path(spec.parse(gold), spec.parse(mutant))
+    except QueryError:
+        return ""
+    if not path:
+        return ""
+    change = _value_only_change(*path[-1])
+    if not change:
+        return ""
+    return _histogram_rule(path, change) or _count_rule(path, change)
