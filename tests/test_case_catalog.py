@@ -198,3 +198,32 @@ def test_open_snapshot_takes_a_snapshot_file(tmp_path):
         open_snapshot(other)
     with pytest.raises(UsageError, match="unknown snapshot"):
         open_snapshot("shop-z")
+
+
+def test_a_large_catalog_gets_a_world_of_what_the_gold_names(monkeypatch, scorer):
+    """Past MAX_WORLD_METRICS a world holds the gold's metrics (and histogram families) only,
+    with the very data a world of the whole catalog has for them."""
+    from nlq.snapshot import worlds
+
+    farm = load_cases([CASES])[0].catalog
+    monkeypatch.setattr(worlds, "MAX_WORLD_METRICS", 3)
+    case = next(c for c in load_cases([CASES]) if c.id == "farm-rate-003")  # _sum / _count of one histogram
+    sliced = worlds.world_catalog(case.catalog, case.gold)
+    assert set(sliced.metrics) == {f"render_job_duration_seconds_{s}" for s in ("bucket", "sum", "count")}
+    paths = catalog_world([sliced])
+    full = catalog_world([farm])
+    query = ("SELECT s.metric, s.labels_key, p.ts, p.value FROM prom_samples p JOIN prom_series s USING (series_id) "
+             "WHERE s.metric = 'render_job_duration_seconds_count' ORDER BY ALL")
+    for name in ("synth-1", "synth-3"):
+        a, b = open_snapshot(paths[name]), open_snapshot(full[name])
+        assert {m for (m,) in a.execute("SELECT DISTINCT metric FROM prom_series").fetchall()} == set(sliced.metrics)
+        assert a.execute(query).fetchall() == b.execute(query).fetchall()
+        a.close()
+        b.close()
+    right = scorer.score(case, case.gold)
+    assert right.scorable and right.equivalent and right.world == "synth:" + worlds.catalogs_fingerprint([sliced])
+    same = scorer.score(case, "sum(rate(render_job_duration_seconds_sum[10m])) / "
+                              'sum(rate(render_job_duration_seconds_bucket{le="+Inf"}[10m]))')
+    assert same.equivalent  # the histogram's own members agree, as in the whole world
+    other = scorer.score(case, "sum(rate(render_jobs_completed_total[10m]))")
+    assert other.valid and not other.equivalent

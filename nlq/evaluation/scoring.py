@@ -91,7 +91,7 @@ class Scorer:
         self._gold: dict[tuple[str, str, str], Result | Exception] = {}
         self._catalogs: dict[str, Catalog] = {}
         self._worlds: dict[str, dict[str, Any]] = {}
-        self._fingerprints: dict[int, tuple[Catalog, str]] = {}
+        self._fingerprints: dict[tuple[int, str], tuple[Catalog, str]] = {}
 
     @cached_property
     def connections(self) -> dict[str, Any]:
@@ -113,12 +113,15 @@ class Scorer:
         """"shop", or "synth:<fingerprint>" of the case's own catalog."""
         if case.catalog is None:
             return SHOP_WORLD
-        known = self._fingerprints.get(id(case.catalog))
-        if known is None:  # hashing a large catalog takes a while: once per catalog object
+        key = (id(case.catalog), case.gold)
+        known = self._fingerprints.get(key)
+        if known is None:  # hashing a large catalog takes a while: once per catalog object and gold
             from nlq.snapshot.synth import catalogs_fingerprint
+            from nlq.snapshot.worlds import world_catalog
 
             # the catalog is kept alongside, so its id cannot be reused by another object
-            known = self._fingerprints[id(case.catalog)] = (case.catalog, catalogs_fingerprint([case.catalog]))
+            world = world_catalog(case.catalog, case.gold)
+            known = self._fingerprints[key] = (case.catalog, catalogs_fingerprint([world]))
         return "synth:" + known[1]
 
     def world_connections(self, case: Case) -> dict[str, Any]:
@@ -128,9 +131,9 @@ class Scorer:
             return self.connections
         if world not in self._worlds:
             from nlq.snapshot import open_snapshot
-            from nlq.snapshot.worlds import catalog_world
+            from nlq.snapshot.worlds import catalog_world, world_catalog
 
-            paths = catalog_world([case.catalog], variants=self.synth_variants)
+            paths = catalog_world([world_catalog(case.catalog, case.gold)], variants=self.synth_variants)
             self._worlds[world] = {name: open_snapshot(path) for name, path in paths.items()}
         return self._worlds[world]
 

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
+from dataclasses import replace
 from pathlib import Path
 
 from nlq.catalog import Catalog
@@ -26,6 +28,11 @@ from nlq.snapshot.synth import GENERATOR, SynthSpec, catalogs_fingerprint, synth
 DEFAULT_VARIANTS = 3
 #: variant i of a world has seed BASE_SEED * 1000 + i (as `nlq catalog synth --seed 1`)
 BASE_SEED = 1
+#: a world holds every metric of a catalog up to this size; past it, only what a gold names
+#: (10,000 metrics x 12 series x 1,440 steps would be 170 million samples per variant)
+MAX_WORLD_METRICS = 200
+_NAME = re.compile(r"[A-Za-z0-9_.:]+")
+_FAMILY_SUFFIXES = ("_bucket", "_sum", "_count")
 
 
 def worlds_dir() -> Path:
@@ -63,3 +70,23 @@ def catalog_world(catalogs: list[Catalog], variants: int = DEFAULT_VARIANTS,
                        path.exists)
         out[name] = path
     return out
+
+
+def world_catalog(catalog: Catalog, gold: str) -> Catalog:
+    """The part of `catalog` a world for `gold` needs: all of it when it is small enough,
+    else the metrics `gold` names with their histogram or summary families.
+
+    Leaving metrics out changes no answer over the metrics kept: each series' data
+    depends only on its metric, labels and seed (`nlq.snapshot.synth`).  A prediction
+    naming a metric outside the slice reads no data, so it cannot match a gold that
+    finds some (a metric the gold does not name is a wrong answer anyway, except for
+    a histogram's own members, which are kept).
+    """
+    if len(catalog.metrics) <= MAX_WORLD_METRICS:
+        return catalog
+    named = set(_NAME.findall(gold)) & set(catalog.metrics)
+    bases = {n[: -len(s)] for n in named for s in _FAMILY_SUFFIXES if n.endswith(s)} | named
+    keep = {n for n in catalog.metrics if n in named or n in bases
+            or any(n == b + s for b in bases for s in _FAMILY_SUFFIXES)
+            or (catalog.metrics[n].family or "") in bases}
+    return replace(catalog, metrics={n: m for n, m in catalog.metrics.items() if n in keep})
