@@ -1,61 +1,115 @@
-"""llama-cpp-python, optional: runs the GGUF directly (quantized, no conversion).
+"""llama-cpp-python, optional: runs the GGUF directly (quantized, no conversion, no torch).
 
 Used only when `llama_cpp` is installed (nlq does not depend on it: it builds
-from source for many minutes).  The decode loop mirrors
-`nlq.constrain.decode` for one sequence at a time: llguidance fills a bitmask,
-disallowed logits are set to -inf in numpy, forced tokens are fed without
-sampling.
+from source for about 10 minutes on 2 cores).  The decode loop is
+`nlq.constrain.decode`'s for one sequence at a time, with the same stop rules
+(`Sequence.advance`): llguidance fills a bitmask, disallowed logits are set to
+-inf in numpy, forced tokens go into the next evaluation without sampling.
 
-    nlq ask "disk usage by host" -d promql --model llama-cpp                 # the embedded GGUF
+llama.cpp keeps the key/value cache of the tokens it evaluated last
+(`Llama.input_ids[:n_tokens]`): a prompt that shares a prefix with them
+evaluates only the new suffix (a retry repeats its whole first prompt;
+questions of one dialect share the system prompt).  `n > 1` completions (the
+retries' samples) are decoded one after the other from the same prompt cache.
+
+    nlq ask "disk usage by host" -d promql --model llama-cpp                 # embedded model, Q8_0
+    nlq ask "disk usage by host" -d promql --model llama-cpp:base            # without the adapter
+    nlq ask "disk usage by host" -d promql --model llama-cpp:shipped         # the shipped Q4_1 file as is
     nlq ask "disk usage by host" -d promql --model llama-cpp:/models/x.gguf
 
-Not exercised by the test suite on the development machine (llama-cpp-python
-is not installed there); its tests skip with that reason.
+The default is the embedded model's GGUF rewritten once as Q8_0 into the cache
+(`nlq.models.gguf_export`: prompts evaluate about twice as fast as from the
+shipped Q4_1 blocks), with the shipped adapter merged in when there is one
+(the same model as `embedded`; `prompt_style` follows the adapter).
+
+Threads: `NLQ_LLAMA_THREADS` for decode steps (default 1 on machines with two
+cores or fewer: a step is memory-bound and a second thread only helps on an
+idle machine); prompt evaluation uses every core while the load average
+leaves them idle (`NLQ_PREFILL_THREADS`, as for transformers).  llama.cpp's
+OpenMP threads are made to sleep rather than spin while they wait
+(`OMP_WAIT_POLICY=PASSIVE` unless set): spinning threads on a busy 2-core
+machine made a 400-token prompt take 10-45 s instead of 3 s.
 """
 
 from __future__ import annotations
 
+import os
 import time
+import warnings
 from typing import Any
 
 import numpy as np
 
-from nlq.errors import UsageError
+from nlq.errors import NlqError, UsageError
 from nlq.models.base import Completion, Generation, Messages
+from nlq.models.hf import prefill_threads
+
+#: SmolLM2's end-of-turn token, the EOS its chat template ends every answer with
+CHAT_EOS = b"<|im_end|>"
+
+
+def _threads(variable: str, default: int) -> int:
+    value = os.environ.get(variable, "").strip()
+    return max(1, int(value)) if value else default
 
 
 class LlamaCppModel:
+    """A GGUF model in llama.cpp behind the `ModelBackend` interface."""
+
+    #: no Hugging Face tokenizer: prompts are rendered from the GGUF's chat template
     tokenizer = None
 
-    def __init__(self, model_path: str, n_ctx: int = 4096, n_threads: int | None = None):
+    def __init__(self, model_path: str, n_ctx: int = 4096, n_threads: int | None = None,
+                 n_threads_batch: int | None = None, name: str | None = None):
+        """`n_threads_batch=None`: chosen per prompt from the load average (see `prefill_threads`)."""
+        # read by libgomp when llama.cpp loads it: waiting threads sleep instead of spinning
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
         try:
             import llama_cpp
         except ImportError:
             raise UsageError(
-                "--model llama-cpp needs llama-cpp-python (`pip install llama-cpp-python`)"
+                "--model llama-cpp needs llama-cpp-python (`pip install llama-cpp-python`; "
+                "it builds from source for ~10 minutes)"
             ) from None
         import llguidance.llamacpp
 
+        start = time.perf_counter()
+        cores = os.cpu_count() or 1
+        if n_threads is None:
+            n_threads = _threads("NLQ_LLAMA_THREADS", 1 if cores <= 2 else cores)
+        self.n_threads = n_threads
+        self.n_threads_batch = n_threads_batch
         self._llama_cpp = llama_cpp
-        self.llm = llama_cpp.Llama(model_path=model_path, n_ctx=n_ctx, n_threads=n_threads,
-                                   logits_all=False, verbose=False)
-        self.name = f"llama-cpp:{model_path}"
-        vocab = llama_cpp.llama_model_get_vocab(self.llm.model)
+        try:
+            self.llm = llama_cpp.Llama(model_path=model_path, n_ctx=n_ctx, n_threads=n_threads,
+                                       n_threads_batch=n_threads_batch or n_threads, logits_all=False,
+                                       verbose=False)
+        except ValueError as exc:  # llama-cpp-python's words for an unreadable file
+            raise UsageError(f"--model llama-cpp:{model_path}: {exc}") from None
+        self.name = name or f"llama-cpp:{os.path.basename(model_path)}"
+        self.n_vocab = self.llm.n_vocab()
         self.eos_token_id = self._eos_id()
-        self.ll_tokenizer = llguidance.llamacpp.lltokenizer_from_vocab(
-            vocab, eos_token=self.eos_token_id
-        )
+        vocab = llama_cpp.llama_model_get_vocab(self.llm.model)
+        with warnings.catch_warnings():  # llguidance calls a deprecated llama.cpp function once per token
+            warnings.simplefilter("ignore", DeprecationWarning)
+            self.ll_tokenizer = llguidance.llamacpp.lltokenizer_from_vocab(vocab, eos_token=self.eos_token_id)
         self._template = self.llm.metadata.get("tokenizer.chat_template")
+        self.load_s = time.perf_counter() - start
+        #: prompt tokens the last generate() found already evaluated (prefix reuse)
+        self.cached_tokens = 0
 
     def _eos_id(self) -> int:
-        ids = self.llm.tokenize(b"<|im_end|>", add_bos=False, special=True)
+        ids = self.llm.tokenize(CHAT_EOS, add_bos=False, special=True)
         return ids[0] if len(ids) == 1 else self.llm.token_eos()
 
+    # -- prompts ---------------------------------------------------------------
     def render(self, messages: Messages) -> list[int]:
+        """Token ids of the chat prompt, ending with the assistant header (as transformers renders it)."""
         if self._template:
-            import jinja2
+            from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-            text = jinja2.Template(self._template).render(messages=messages, add_generation_prompt=True)
+            env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True)
+            text = env.from_string(self._template).render(messages=messages, add_generation_prompt=True)
         else:  # ChatML, SmolLM2's format
             text = "".join(f"<|im_start|>{m['role']}\n{m['content']}<|im_end|>\n" for m in messages)
             text += "<|im_start|>assistant\n"
@@ -64,75 +118,181 @@ class LlamaCppModel:
     def count_tokens(self, messages: Messages) -> int:
         return len(self.render(messages))
 
-    def _one(self, prompt: list[int], spec: str, max_tokens: int, temperature: float,
-             rng: np.random.Generator, timings: dict) -> Completion:
-        import llguidance
-        import llguidance.numpy
+    # -- evaluation --------------------------------------------------------------
+    def _logits(self) -> np.ndarray:
+        """A copy of the logits after the last evaluated token."""
+        pointer = self._llama_cpp.llama_get_logits_ith(self.llm.ctx, -1)
+        return np.ctypeslib.as_array(pointer, shape=(self.n_vocab,)).copy()
 
-        from nlq.constrain.decode import unpack_bitmask
+    def _eval(self, tokens: list[int]) -> np.ndarray:
+        if self.llm.n_tokens + len(tokens) > self.llm.n_ctx():
+            raise NlqError(f"the prompt and answer need more than the model's {self.llm.n_ctx()} tokens of context")
+        self.llm.eval(tokens)
+        return self._logits()
 
-        matcher = llguidance.LLMatcher(self.ll_tokenizer, spec)
-        bitmask = llguidance.numpy.allocate_token_bitmask(1, self.llm.n_vocab())
-        self.llm.reset()
-        t0 = time.perf_counter()
-        self.llm.eval(prompt)
-        timings["prefill_s"] = timings.get("prefill_s", 0.0) + time.perf_counter() - t0
-        tokens: list[int] = []
-        forced = 0
-        reason = "length"
-        while len(tokens) < max_tokens:
-            t0 = time.perf_counter()
-            logits = np.array(self.llm.scores[self.llm.n_tokens - 1], dtype=np.float32)
-            llguidance.numpy.fill_next_token_bitmask(matcher, bitmask, 0)
-            allowed = unpack_bitmask(bitmask, logits.shape[0])[0]
-            logits[~allowed] = -np.inf
-            timings["mask_s"] = timings.get("mask_s", 0.0) + time.perf_counter() - t0
-            if temperature <= 0:
-                token = int(np.argmax(logits))
-            else:
-                z = (logits - logits.max()) / temperature
-                p = np.exp(z)
-                token = int(rng.choice(len(p), p=p / p.sum()))
-            if token == self.eos_token_id:
-                reason = "eos"
-                break
-            if not matcher.consume_token(token):
-                return Completion(self.ll_tokenizer.decode_str(tokens), len(tokens), forced, "error",
-                                  matcher.get_error())
-            feed = [token]
-            if not matcher.is_stopped():
-                ff = list(matcher.compute_ff_tokens())[: max_tokens - len(tokens) - 1]
-                if ff and matcher.consume_tokens(ff):
-                    feed += ff
-                    forced += len(ff)
-            tokens += feed
-            if matcher.is_stopped():
-                reason = "grammar"
-                break
-            t0 = time.perf_counter()
-            self.llm.eval(feed)
-            timings["forward_s"] = timings.get("forward_s", 0.0) + time.perf_counter() - t0
-        return Completion(self.ll_tokenizer.decode_str(tokens), len(tokens), forced, reason)
+    def prefill(self, ids: list[int]) -> tuple[np.ndarray, int]:
+        """(logits after `ids`, tokens reused from llama.cpp's cache): evaluates only the
+        part of `ids` after the prefix already in the cache (at least its last token)."""
+        evaluated = self.llm.input_ids[: self.llm.n_tokens]
+        limit = min(len(evaluated), len(ids) - 1)
+        same = np.asarray(evaluated[:limit]) == np.asarray(ids[:limit], dtype=evaluated.dtype)
+        reused = int(limit if same.all() else np.argmin(same))
+        self.llm.n_tokens = reused  # llama.cpp drops the cache beyond it at the next eval
+        batch_threads = self.n_threads_batch or prefill_threads() or self.n_threads
+        self._llama_cpp.llama_set_n_threads(self.llm.ctx, self.n_threads, batch_threads)
+        return self._eval(ids[reused:]), reused
 
+    # -- generation ------------------------------------------------------------
     def generate(self, prompts: list[Messages], grammar: Any, max_tokens: int = 128,
                  temperature: float = 0.0, n: int = 1, seed: int | None = None) -> list[Generation]:
         spec = grammar.validated_spec(self.ll_tokenizer)
-        rng = np.random.default_rng(seed)
-        results = []
-        for messages in prompts:
-            prompt = self.render(messages)
-            timings: dict[str, float] = {}
-            start = time.perf_counter()
-            completions = [self._one(prompt, spec, max_tokens, temperature, rng, timings) for _ in range(n)]
-            timings["total_s"] = time.perf_counter() - start
-            results.append(Generation(completions, prompt_tokens=len(prompt), timings=timings))
-        return results
+        rng = np.random.default_rng(seed if seed is not None else 0)
+        return [self.decode(self.render(messages), spec, max_tokens=max_tokens, temperature=temperature,
+                            n=n, rng=rng) for messages in prompts]
+
+    def decode(self, prompt: list[int], spec: str | None, *, max_tokens: int = 128, temperature: float = 0.0,
+               n: int = 1, rng: np.random.Generator | None = None) -> Generation:
+        """`n` completions of `prompt` (token ids) that the llguidance `spec` allows.
+
+        `spec=None` decodes without a grammar (the unconstrained reference): it
+        stops at EOS, at a newline (a query is one line), on a loop, or at `max_tokens`.
+        """
+        import llguidance
+        import llguidance.numpy
+
+        from nlq.constrain.decode import Sequence, unpack_bitmask
+
+        start = time.perf_counter()
+        rng = rng or np.random.default_rng(0)
+        timings = {"prefill_s": 0.0, "forward_s": 0.0, "mask_s": 0.0, "grammar_s": 0.0, "sample_s": 0.0,
+                   "decode_s": 0.0}
+        steps = masks = 0
+        completions = []
+        bitmask = llguidance.numpy.allocate_token_bitmask(1, self.n_vocab)
+        for _ in range(n):
+            t0 = time.perf_counter()
+            seq = Sequence(llguidance.LLMatcher(self.ll_tokenizer, spec) if spec else _FreeMatcher(self))
+            if seq.matcher.is_error():
+                raise NlqError(f"llguidance matcher error: {seq.matcher.get_error()}")
+            # tokens the grammar forces before anything is sampled join the prompt
+            head = list(seq.matcher.compute_ff_tokens())[:max_tokens]
+            if head:
+                seq.matcher.consume_tokens(head)
+                seq.tokens.extend(head)
+                seq.forced += len(head)
+            timings["grammar_s"] += time.perf_counter() - t0
+
+            t0 = time.perf_counter()
+            logits, reused = self.prefill(prompt + head)
+            self.cached_tokens = reused
+            timings["prefill_s"] += time.perf_counter() - t0
+            if seq.matcher.is_stopped():
+                seq.finish("grammar")
+
+            t_decode = time.perf_counter()
+            while not seq.done:
+                t0 = time.perf_counter()
+                wanted = int(np.argmax(logits))
+                if spec:
+                    llguidance.numpy.fill_next_token_bitmask(seq.matcher, bitmask, 0)
+                    masks += 1
+                    allowed = unpack_bitmask(bitmask, self.n_vocab)[0]
+                    wanted_outside = not allowed[wanted]
+                    logits[~allowed] = -np.inf
+                else:
+                    wanted_outside = False
+                timings["mask_s"] += time.perf_counter() - t0
+
+                t0 = time.perf_counter()
+                token = wanted if temperature <= 0 and not wanted_outside else _pick(logits, temperature, rng)
+                timings["sample_s"] += time.perf_counter() - t0
+
+                t0 = time.perf_counter()
+                fed = seq.advance(token, wanted_outside, eos_token_id=self.eos_token_id, max_tokens=max_tokens)
+                feed = [token, *seq.pending]
+                seq.pending.clear()
+                timings["grammar_s"] += time.perf_counter() - t0
+                if seq.done or not fed:
+                    break
+
+                t0 = time.perf_counter()
+                logits = self._eval(feed)
+                steps += 1
+                timings["forward_s"] += time.perf_counter() - t0
+            timings["decode_s"] += time.perf_counter() - t_decode
+            if not spec and seq.finish_reason == "grammar":
+                seq.finish_reason = "stop"  # the free loop's end of line
+            completions.append(Completion(self._text(seq.tokens, spec), len(seq.tokens), seq.forced,
+                                          seq.finish_reason, seq.error))
+        timings["total_s"] = time.perf_counter() - start
+        generation = Generation(completions, prompt_tokens=len(prompt), timings=timings, steps=steps, masks=masks)
+        generation.cached_tokens = self.cached_tokens
+        return generation
+
+    def _text(self, tokens: list[int], spec: str | None) -> str:
+        if spec:
+            return self.ll_tokenizer.decode_str(tokens)
+        return self.llm.detokenize(tokens).decode("utf-8", errors="replace").rstrip("\n")
+
+
+def _pick(logits: np.ndarray, temperature: float, rng: np.random.Generator) -> int:
+    """Greedy at temperature 0, else a sample from softmax(logits / temperature)."""
+    if temperature <= 0:
+        return int(np.argmax(logits))
+    z = (logits - logits.max()) / temperature
+    p = np.exp(z)
+    return int(rng.choice(len(p), p=p / p.sum()))
+
+
+class _FreeMatcher:
+    """A stand-in for `LLMatcher` that allows everything: a query ends at a newline or EOS."""
+
+    def __init__(self, model: LlamaCppModel):
+        self._model = model
+        self._stopped = False
+
+    def is_error(self) -> bool:
+        return False
+
+    def get_error(self) -> str:
+        return ""
+
+    def compute_ff_tokens(self) -> list[int]:
+        return []
+
+    def is_accepting(self) -> bool:
+        return True
+
+    def is_stopped(self) -> bool:
+        return self._stopped
+
+    def consume_tokens(self, tokens: list[int]) -> bool:
+        return True
+
+    def consume_token(self, token: int) -> bool:
+        # llama.cpp's own piece for the token: a newline ends the one-line query
+        self._stopped = b"\n" in self._model.llm.detokenize([token])
+        return True
 
 
 def load(argument: str) -> LlamaCppModel:
-    """`--model llama-cpp[:<file.gguf>]`; without a file, the embedded model's GGUF."""
-    if not argument:
-        from nlq.models.embedded import gguf_path
+    """`--model llama-cpp[:base|:adapter=DIR|:shipped|:<file.gguf>]` (see the module docstring)."""
+    import sys
 
-        argument = str(gguf_path())
-    return LlamaCppModel(argument)
+    from nlq.models.adapter import parse_embedded_argument, read_info
+    from nlq.models.embedded import GGUF_FILE, MODEL_NAME, gguf_path
+    from nlq.models.gguf_export import cached_gguf
+
+    if argument.endswith(".gguf"):
+        if not os.path.isfile(argument):
+            raise UsageError(f"--model llama-cpp:{argument}: no such GGUF file")
+        return LlamaCppModel(argument)
+    if argument == "shipped":
+        return LlamaCppModel(str(gguf_path()), name=f"llama-cpp:{GGUF_FILE}")
+    adapter, _ = parse_embedded_argument(argument)  # a device part is meaningless here: CPU
+    path = cached_gguf(adapter, log=lambda msg: print(msg, file=sys.stderr))
+    if adapter is None:
+        return LlamaCppModel(str(path), name=f"llama-cpp:{MODEL_NAME}")
+    model = LlamaCppModel(str(path), name=f"llama-cpp:{MODEL_NAME}+adapter:{adapter.name}")
+    model.prompt_style = read_info(adapter).get("prompt_style", "compact")
+    return model
