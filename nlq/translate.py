@@ -3,7 +3,12 @@
     retrieve (catalog slice, few-shot pairs) -> prompt -> grammar-constrained
     generation (grammar narrowed to the catalog) -> parse + check with the
     dialect's validator and the catalog -> on failure, retry with the error fed
-    back (bounded) -> explanation from the AST, assumptions, deep links.
+    back (bounded) -> [choose="exec": sample more candidates, run them on the
+    local snapshot, keep the answer most agree on (nlq.choice)] -> explanation
+    from the AST, assumptions, deep links.
+
+Few-shot pairs are retrieved by `retrieval` ("bm25", "embedding", "hybrid" or
+"none"; nlq.prompting.retrieval says which is the default and why).
 
 Refused before any generation, with a message rather than free text: empty
 questions, questions over 1,000 characters, questions with nothing about
@@ -30,6 +35,8 @@ from nlq.catalog import Catalog, load_catalog
 from nlq.errors import NlqError, QueryError, UsageError
 from nlq.links import Link, links
 from nlq.prompting import Attempted, FewShotBank, build_prompt, words
+from nlq.prompting.embedding import EmbeddingUnavailable
+from nlq.prompting.retrieval import check_retrieval
 
 MAX_QUESTION_CHARS = 1000
 DEFAULT_MAX_RETRIES = 2
@@ -115,6 +122,10 @@ class Translation:
     examples: list[dict] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     ast: Any = None
+    #: the few-shot retrieval method used ("bm25", "embedding", "hybrid", "none")
+    retrieval: str = ""
+    #: with choose="exec": the candidates, their outcomes and votes (nlq.choice.Choice.to_dict)
+    choice: dict | None = None
 
     @property
     def ok(self) -> bool:
@@ -148,8 +159,10 @@ class Translation:
             "model": self.model,
             "catalog": self.catalog,
             "grammar": self.grammar,
+            "retrieval": self.retrieval,
             "examples": self.examples,
             "attempts": [a.to_dict() for a in self.attempts],
+            "choice": self.choice,
             "tokens": self.tokens,
             "timings": {k: round(v, 6) for k, v in self.timings.items()},
         }
@@ -236,6 +249,9 @@ def translate(
     retry_samples: int = 3,
     bank: FewShotBank | None = None,
     constraint: str = "catalog",
+    retrieval: str | None = None,
+    choose: str = "greedy",
+    candidates: int | None = None,
 ) -> Translation:
     """Translate `question` into a validated `dialect` query.
 
@@ -247,7 +263,13 @@ def translate(
     `constraint` picks the decoding grammar (an eval ablation): "catalog" (the
     grammar narrowed to the catalog), "grammar" (the dialect's plain grammar) or
     "none" (any one line); validation is the same for all three.
+    `retrieval` picks how few-shot pairs are found (None: `bank`'s method, by
+    default nlq.prompting.retrieval.DEFAULT_RETRIEVAL).  `choose="exec"` samples
+    `candidates` more queries (default nlq.choice.DEFAULT_CANDIDATES) and keeps
+    the answer most candidates agree on when run on the local snapshot; it
+    never runs anything against a live system (see nlq.choice).
     """
+    from nlq.choice import CHOICE_MODES, DEFAULT_CANDIDATES
     from nlq.constrain.grammar import free_text_grammar
     from nlq.constrain.narrow import catalog_fingerprint, narrowed_grammar
     from nlq.models import load_model
@@ -255,6 +277,14 @@ def translate(
     started = time.perf_counter()
     if constraint not in CONSTRAINTS:
         raise UsageError(f"constraint {constraint!r}: use one of {', '.join(CONSTRAINTS)}")
+    if choose not in CHOICE_MODES:
+        raise UsageError(f"unknown choice mode {choose!r}: choose one of {', '.join(CHOICE_MODES)}")
+    candidates = DEFAULT_CANDIDATES if candidates is None else candidates
+    if candidates < 1:
+        raise UsageError(f"candidates must be at least 1, not {candidates}")
+    explicit_retrieval = retrieval is not None
+    if bank is None or explicit_retrieval:
+        bank = (bank if bank is not None else FewShotBank.load(dialect)).with_retrieval(check_retrieval(retrieval))
     spec = dialects.get(dialect)
     if isinstance(catalog, str | Path):
         catalog = load_catalog(catalog, dialect)
@@ -283,12 +313,24 @@ def translate(
     result.timings["grammar_s"] = time.perf_counter() - t0
 
     feedback: list[Attempted] = []
+    first_prompt = None
     for number in range(1, max_retries + 2):
         t0 = time.perf_counter()
-        prompt = build_prompt(question, dialect, catalog, bank=bank, k_examples=k_examples, feedback=feedback,
-                              style=getattr(backend, "prompt_style", "fewshot"))
+        try:
+            prompt = build_prompt(question, dialect, catalog, bank=bank, k_examples=k_examples, feedback=feedback,
+                                  style=getattr(backend, "prompt_style", "fewshot"))
+        except EmbeddingUnavailable as exc:
+            if explicit_retrieval:
+                raise
+            # the default needs the embedding model; without it, lexical retrieval still works
+            result.warnings.append(f"{exc}; few-shot pairs retrieved by BM25 instead")
+            bank = bank.with_retrieval("bm25")
+            prompt = build_prompt(question, dialect, catalog, bank=bank, k_examples=k_examples, feedback=feedback,
+                                  style=getattr(backend, "prompt_style", "fewshot"))
         retrieve_s = time.perf_counter() - t0
         if number == 1:
+            first_prompt = prompt
+            result.retrieval = bank.retrieval
             result.examples = [{"question": e.question, "query": e.query} for e in prompt.examples]
         # The first try is greedy; a retry samples a few candidates in one batch
         # (one forward pass per step for all of them) and keeps the first valid one.
@@ -320,8 +362,6 @@ def translate(
             result.query = spec.format(ast)
         except Exception:  # noqa: BLE001 - a formatter bug must not lose a valid answer
             result.query = text
-        _explain(result, catalog)
-        result.links = links(result.query, dialect)
         break
     else:
         result.status = "refused" if verdict.injection else "failed"
@@ -330,8 +370,50 @@ def translate(
             f"no valid {spec.title} query after {len(result.attempts)} attempts; "
             f"last try: {last.query!r}: {last.error}"
         )
+    if choose == "exec" and first_prompt is not None:
+        t0 = time.perf_counter()
+        _choose_by_execution(result, spec, backend, grammar, first_prompt, catalog, candidates, max_tokens)
+        result.timings["choice_s"] = time.perf_counter() - t0
+    if result.ok:
+        _explain(result, catalog)
+        result.links = links(result.query, dialect)
     result.timings["total_s"] = time.perf_counter() - started
     return result
+
+
+def _choose_by_execution(result: Translation, spec: Any, backend: Any, grammar: Any, prompt: Any,
+                         catalog: Catalog | None, n: int, max_tokens: int) -> None:
+    """Sample `n` candidates from the first prompt, pool them with the greedy answer, and keep
+    the one whose snapshot result most candidates share (nlq.choice).  Runs on the local
+    snapshot only, never on a live system."""
+    from nlq.choice import DEFAULT_TEMPERATURE, ChoiceUnavailable, choose, snapshot_for
+
+    try:
+        conn, snapshot = snapshot_for(catalog, result.dialect)
+    except ChoiceUnavailable as exc:  # no data to run candidates on: sampling them would be wasted
+        result.warnings.append(str(exc))
+        result.choice = {"skipped": str(exc), "candidates": []}
+        return
+    generation = backend.generate([prompt.messages], grammar, max_tokens=max_tokens,
+                                  temperature=DEFAULT_TEMPERATURE, n=n, seed=1000)[0]
+    checked = [_check(spec, c, catalog, max_tokens) for c in generation.completions]
+    queries = ([result.query] if result.ok else []) + [text for text, _, _ in checked]
+    known = ([None] if result.ok else []) + [error.headline() if error else None for _, _, error in checked]
+    choice = choose(result.question, result.dialect, queries, catalog, greedy=0 if result.ok else None,
+                    known_errors=known, conn=conn, snapshot=snapshot)
+    record = choice.to_dict()
+    record["sampled"] = {"n": n, "temperature": DEFAULT_TEMPERATURE, "prompt_tokens": generation.prompt_tokens,
+                         "completion_tokens": generation.completion_tokens,
+                         "timings": {k: round(v, 6) for k, v in generation.timings.items()}}
+    result.choice = record
+    winner = choice.chosen_candidate
+    if winner is None or winner.source == "greedy" or winner.ast is None:
+        return
+    result.status, result.message, result.ast = "ok", None, winner.ast
+    try:
+        result.query = spec.format(winner.ast)
+    except Exception:  # noqa: BLE001 - a formatter bug must not lose a valid answer
+        result.query = winner.query
 
 
 def _check(spec: Any, completion: Any, catalog: Catalog | None,

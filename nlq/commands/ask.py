@@ -7,7 +7,9 @@ import json
 import click
 
 from nlq.catalog import load_catalog
+from nlq.choice import CHOICE_MODES, DEFAULT_CANDIDATES
 from nlq.commands._common import dialect_option, json_option
+from nlq.prompting.retrieval import DEFAULT_RETRIEVAL, RETRIEVAL_METHODS
 from nlq.translate import DEFAULT_MAX_RETRIES, DEFAULT_MAX_TOKENS, default_catalog, translate
 
 
@@ -24,9 +26,17 @@ from nlq.translate import DEFAULT_MAX_RETRIES, DEFAULT_MAX_TOKENS, default_catal
               help="Further attempts after an invalid query, each with the error fed back.")
 @click.option("--max-tokens", type=click.IntRange(8, 1024), default=DEFAULT_MAX_TOKENS, show_default=True,
               help="Token budget for one query.")
+@click.option("--retrieval", type=click.Choice(RETRIEVAL_METHODS), default=None,
+              help=f"How few-shot pairs are found (default {DEFAULT_RETRIEVAL}).")
+@click.option("--choose", "choose", type=click.Choice(CHOICE_MODES), default="greedy", show_default=True,
+              help="exec: sample more candidates, run each on the local snapshot (never a live system) and "
+                   "keep the answer most agree on; --json lists candidates and votes.")
+@click.option("--candidates", type=click.IntRange(1, 16), default=DEFAULT_CANDIDATES, show_default=True,
+              help="Sampled candidates for --choose exec (besides the greedy one).")
 @json_option
 def command(question: str, dialect: str, catalog_path: str | None, no_catalog: bool, model: str | None,
-            max_retries: int, max_tokens: int, as_json: bool):
+            max_retries: int, max_tokens: int, retrieval: str | None, choose: str, candidates: int,
+            as_json: bool):
     """Translate QUESTION into a DIALECT query, checked against the catalog.
 
     Prints the query, a one-sentence explanation, what was assumed, and links
@@ -38,6 +48,7 @@ def command(question: str, dialect: str, catalog_path: str | None, no_catalog: b
       nlq ask "5xx rate of checkout by status code" -d promql
       nlq ask "error logs of the cart service" -d logql --json
       nlq ask "cpu by host" -d datadog-metrics --model vllm:http://127.0.0.1:8000
+      nlq ask "p99 latency of checkout" -d promql --choose exec --candidates 4 --json
     """
     if no_catalog:
         catalog = None
@@ -45,7 +56,8 @@ def command(question: str, dialect: str, catalog_path: str | None, no_catalog: b
         catalog = load_catalog(catalog_path, dialect)
     else:
         catalog = default_catalog(dialect)
-    result = translate(question, dialect, catalog, model, max_retries=max_retries, max_tokens=max_tokens)
+    result = translate(question, dialect, catalog, model, max_retries=max_retries, max_tokens=max_tokens,
+                       retrieval=retrieval, choose=choose, candidates=candidates)
     if as_json:
         click.echo(json.dumps(result.to_dict(), indent=2))
     elif result.ok:
@@ -54,6 +66,10 @@ def command(question: str, dialect: str, catalog_path: str | None, no_catalog: b
             click.echo(click.style(result.explanation, dim=True))
         for assumption in result.assumptions:
             click.echo(click.style(assumption, dim=True))
+        if result.choice and result.choice.get("candidates") and result.choice.get("chosen") is not None:
+            chosen = result.choice["candidates"][result.choice["chosen"]]
+            click.echo(click.style(f"chosen by execution on snapshot {result.choice['snapshot']}: {chosen['votes']} of "
+                                   f"{len(result.choice['candidates'])} candidates agree", dim=True))
         for warning in result.warnings:
             click.echo(f"warning: {warning}", err=True)
         for link in result.links:
