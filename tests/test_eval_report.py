@@ -162,3 +162,32 @@ def test_cli_gold_run_writes_the_report_and_refuses_ablations_without_a_model(tm
     assert "| dialect | filter | all |" in report and "| **all** | 100.0% (2/2) | 100.0% (2/2) |" in report
     result = runner.invoke(command, ["--gold", "--ablation", "k0", "--id", IDS[0], "--out", str(out)])
     assert result.exit_code != 0 and "ablations need a model" in str(result.exception or result.output)
+
+
+def test_a_time_budget_keeps_the_best_on_every_case_and_cuts_the_ablations(cases):
+    configs = resolve(["k0"], None)
+    scorer = TimedScorer(("shop-a",))
+    try:
+        run = EvalRun(scorer, configs, fixed_predictor([]))
+        rows: list = []
+        note = run.run_all(cases, cases, rows, budget_s=0.0)
+        assert [r.config for r in rows] == ["default"] * 3
+        assert "ablations on 0 of the 3 sampled cases" in note
+        rows = []
+        assert run.run_all(cases, cases[:2], rows) == ""
+        assert [r.config for r in rows] == ["default"] * 3 + ["k0"] * 2
+    finally:
+        scorer.close()
+
+
+def test_spread_order_makes_every_prefix_a_spread_sample():
+    from nlq.evaluation.runner import spread_order
+
+    all_cases = load_cases()
+    ordered = spread_order(all_cases)
+    assert sorted(c.id for c in ordered) == sorted(c.id for c in all_cases)
+    head = ordered[: len(all_cases) // 4]
+    for key in {(c.dialect, c.stratum) for c in all_cases}:
+        size = sum((c.dialect, c.stratum) == key for c in all_cases)
+        taken = sum((c.dialect, c.stratum) == key for c in head)
+        assert abs(taken - size / 4) <= 1, key  # a quarter of every group, give or take one

@@ -112,6 +112,13 @@ from nlq.errors import UsageError
     show_default=True,
     help="Keep gold answers on disk for later runs (keyed by query, range, snapshot file and engine code).",
 )
+@click.option(
+    "--budget",
+    type=float,
+    default=None,
+    help="Minutes for the whole run: the best configuration runs on every case, the ablations on "
+    "as many sampled cases as the rest of the time allows (the report says how many).",
+)
 def command(
     case_files,
     dialect,
@@ -131,6 +138,7 @@ def command(
     ablation_sample,
     derive,
     gold_cache,
+    budget,
 ):
     """Score translations by execution-equivalence with the gold on every snapshot variant.
 
@@ -145,6 +153,7 @@ def command(
       nlq eval --dialect promql --model embedded --out out/eval-promql
       nlq eval --every 6 --ablations --out out/eval-ablate
       nlq eval --ablations decoding --ablation-sample 40
+      nlq eval --ablations --budget 30     # all cases; ablations as time allows
       nlq eval --gold --neighbours --dialect logql --limit 20
     """
     from nlq.evaluation import load_cases
@@ -152,10 +161,16 @@ def command(
     from nlq.evaluation.gold_cache import GoldCache
     from nlq.evaluation.neighbours import neighbour_check
     from nlq.evaluation.report import render_markdown, write_ablation_chart, write_chart
-    from nlq.evaluation.runner import EvalRun, TimedScorer, model_translator, stratified_sample
+    from nlq.evaluation.runner import (
+        EvalRun,
+        TimedScorer,
+        model_translator,
+        spread_order,
+        stratified_sample,
+    )
 
     for name, value in (("--every", every), ("--sample", sample), ("--limit", limit),
-                        ("--ablation-sample", ablation_sample)):
+                        ("--ablation-sample", ablation_sample), ("--budget", budget)):
         if value is not None and value < 1:
             raise UsageError(f"{name} takes a positive number, not {value}")
     cases = load_cases(list(case_files) or None, dialect=dialect)
@@ -183,13 +198,17 @@ def command(
     rows = []
     report = None
     interrupted = ""
+    budget_note = ""
     timing: dict = {}
     results = open(out / "results.jsonl", "w", encoding="utf-8")  # noqa: SIM115 - written row by row
     try:
         scorer.open()
         if not neighbours_only:
-            jobs = [(case, configs if case.id in ablation_ids else configs[:1]) for case in cases]
-            with _Progress(sum(len(c) for _, c in jobs), "eval") as bar:
+            # The best configuration on every case first; then the ablations, case by case in an
+            # order whose every prefix is spread over dialects and strata, so that a --budget
+            # that runs out leaves a smaller but still stratified sample.
+            ablation_cases = spread_order([c for c in cases if c.id in ablation_ids]) if len(configs) > 1 else []
+            with _Progress(len(cases) + len(ablation_cases) * (len(configs) - 1), "eval") as bar:
 
                 def done(row):
                     results.write(json.dumps(row.to_dict()) + "\n")
@@ -197,8 +216,10 @@ def command(
                     bar.step(f"{row.case.id} [{row.config}]")
 
                 try:
-                    for case, wanted in jobs:
-                        rows += run.case_rows(case, wanted, on_row=done)
+                    budget_note = run.run_all(
+                        cases, ablation_cases, rows, on_row=done,
+                        budget_s=None if budget is None else budget * 60 - (time.time() - started),
+                    )
                 except KeyboardInterrupt:
                     interrupted = f"interrupted after {bar.done} of {bar.total} translations"
         if (neighbours or neighbours_only) and not interrupted:
@@ -240,6 +261,8 @@ def command(
             + (f" on a stratified sample of {len(ablation_ids)}" if len(ablation_ids) < len(cases)
                else " on the same cases")
         )
+    if budget_note:
+        meta["time budget"] = f"{budget:g} min: {budget_note}"
     if interrupted:
         meta["interrupted"] = interrupted + " (the figures cover the cases done)"
     worlds = sorted({r.score.world for r in rows} - {"shop"})

@@ -15,6 +15,7 @@ of generating again.
 from __future__ import annotations
 
 import dataclasses
+import statistics
 import time
 from collections import defaultdict
 from collections.abc import Callable
@@ -130,6 +131,24 @@ def first_attempt_checks(attempts: list[Any]) -> dict[str, bool]:
             "first_valid": bool(first.valid)}
 
 
+def spread_order(cases: list[Case]) -> list[Case]:
+    """The cases reordered so that every prefix is spread over the (dialect, stratum) groups.
+
+    Each case is placed by its relative position within its group; a run cut short
+    (a time budget) has then done about the same share of every group.
+    """
+    groups: dict[tuple[str, str], list[Case]] = defaultdict(list)
+    for case in cases:
+        groups[(case.dialect, case.stratum)].append(case)
+    order = list(groups)
+    placed = [
+        ((i + 0.5) / len(members), order.index(key), i, case)
+        for key, members in groups.items()
+        for i, case in enumerate(members)
+    ]
+    return [case for *_, case in sorted(placed, key=lambda p: p[:3])]
+
+
 @dataclasses.dataclass
 class ConfigTiming:
     translations: int = 0
@@ -155,6 +174,7 @@ class EvalRun:
         self.derive = derive
         self.timing: dict[str, ConfigTiming] = {c.name: ConfigTiming() for c in configs}
         self._scores: dict[tuple[str, str, str | None], Score] = {}
+        self._translations: dict[str, dict[str, Any]] = {}
 
     # -- scoring with a memo
     def score(self, case: Case, query: str | None, config: str) -> tuple[Score, float]:
@@ -171,12 +191,48 @@ class EvalRun:
         self.timing[config].score_s += seconds
         return dataclasses.replace(memo, per_variant=dict(memo.per_variant)), seconds
 
+    # -- a whole run
+    def run_all(
+        self,
+        cases: list[Case],
+        ablation_cases: list[Case],
+        rows: list[Row],
+        on_row: Callable[[Row], None] | None = None,
+        budget_s: float | None = None,
+    ) -> str:
+        """The best configuration (the first) on `cases`, then the others on `ablation_cases`.
+
+        Rows are appended to `rows` as they come (an interrupted run keeps what it did).
+        With `budget_s`, the ablations stop before a case that would overrun it, estimated
+        from the cases done; the sentence returned says so ("" when all ran).
+        """
+        started = time.perf_counter()
+        best, others = self.configs[:1], self.configs[1:]
+        for case in cases:
+            rows += self.case_rows(case, best, on_row)
+        if not others:
+            return ""
+        best_s = (time.perf_counter() - started) / max(1, len(cases))
+        spent: list[float] = []  # seconds per case for all the ablations
+        for index, case in enumerate(ablation_cases):
+            estimate = statistics.fmean(spent) if spent else best_s * len(others)
+            if budget_s is not None and time.perf_counter() - started + estimate > budget_s:
+                return (
+                    f"the time budget left time for the ablations on {index} of the "
+                    f"{len(ablation_cases)} sampled cases (about {estimate:.0f} s a case)"
+                )
+            t0 = time.perf_counter()
+            rows += self.case_rows(case, others, on_row)
+            spent.append(time.perf_counter() - t0)
+        return ""
+
     # -- one case under every configuration asked for
     def case_rows(
         self, case: Case, configs: list[Config], on_row: Callable[[Row], None] | None = None
     ) -> list[Row]:
         rows: list[Row] = []
-        translations: dict[str, Any] = {}
+        # kept per case, so a configuration run later can still be read off an earlier one
+        translations = self._translations.setdefault(case.id, {})
         for config in configs:
             if self.translator is None:
                 score, seconds = self.score(case, case.gold, config.name)
@@ -274,4 +330,5 @@ class EvalRun:
             return text
 
 
-__all__ = ["ConfigTiming", "EvalRun", "TimedScorer", "Translator", "model_translator", "stratified_sample"]
+__all__ = ["ConfigTiming", "EvalRun", "TimedScorer", "Translator", "model_translator", "spread_order",
+           "stratified_sample"]
