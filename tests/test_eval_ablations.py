@@ -40,9 +40,9 @@ def test_unknown_names_and_parameters_are_clear_errors():
         resolve(["k3"], None)
     with pytest.raises(UsageError, match="unknown ablation preset"):
         resolve([], "everything")
-    config = register(Config("test-retrieval-none", "retrieval", "no retrieval", {"retrieval": "none"}))
+    config = register(Config("test-no-such-knob", "knob", "a knob translate() lacks", {"no_such_knob": 1}))
     try:
-        with pytest.raises(UsageError, match="sets retrieval, which translate\\(\\) does not take"):
+        with pytest.raises(UsageError, match="sets no_such_knob, which translate\\(\\) does not take"):
             resolve([config.name], None)
     finally:
         del REGISTRY[config.name]
