@@ -32,6 +32,13 @@ def test_the_issue_ablations_set_what_they_say():
     assert get("no-retry").translate_kwargs() == {"max_retries": 0}
     assert [get(f"k{k}").translate_kwargs()["k_examples"] for k in (0, 4, 8)] == [0, 4, 8]
     assert get(DEFAULT).translate_kwargs() == {}
+    assert get("no-retrieval").translate_kwargs() == {"retrieval": "none"}
+    assert get("exec-choice").translate_kwargs() == {"choose": "exec"}
+    from nlq.choice import CHOICE_MODES
+    from nlq.prompting.retrieval import RETRIEVAL_METHODS
+
+    assert {get(n).kwargs["retrieval"] for n in PRESETS["retrieval"]} == set(RETRIEVAL_METHODS)
+    assert get("exec-choice").kwargs["choose"] in CHOICE_MODES
     assert get("k4").label() == "k4 (k_examples=4)"
 
 

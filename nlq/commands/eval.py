@@ -82,7 +82,8 @@ from nlq.errors import UsageError
     "--ablation",
     "ablation_names",
     multiple=True,
-    help="Also run this configuration beside the best: unconstrained, grammar, no-retry, k0, k4, k8. "
+    help="Also run this configuration beside the best: unconstrained, grammar, no-retry, k0, k4, k8, "
+    "bm25, embedding, hybrid, no-retrieval, exec-choice. "
     "Repeatable.",
 )
 @click.option(
@@ -91,7 +92,8 @@ from nlq.errors import UsageError
     is_flag=False,
     flag_value="all",
     default=None,
-    help="Run a preset of ablations: all (the default when given bare), decoding, retry, examples.",
+    help="Run a preset of ablations: all (the default when given bare: decoding, retry, examples), "
+    "decoding, retry, examples, retrieval, choice.",
 )
 @click.option(
     "--ablation-sample",

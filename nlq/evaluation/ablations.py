@@ -10,6 +10,11 @@ case, and any number of ablations beside it, each changing one thing:
 | `grammar` | decoding with the dialect's plain grammar, not narrowed to the catalog |
 | `no-retry` | no second attempt when the first is invalid (`max_retries=0`) |
 | `k0`, `k4`, `k8` | 0, 4 or 8 few-shot examples in the prompt |
+| `bm25`, `embedding`, `hybrid`, `no-retrieval` | how the few-shot pairs are found (preset `retrieval`) |
+| `exec-choice` | execution-guided choice among sampled candidates (preset `choice`) |
+
+Preset `all` is the issue's set (decoding, retry, examples); `retrieval` and
+`choice` are apart because each costs a full pass of the model.
 
 A new ablation is one `register(Config(...))` call: its keyword arguments are
 checked against translate()'s signature when a run asks for it, so a parameter
@@ -87,6 +92,15 @@ register(Config("no-retry", "retry", "one attempt, no retry with the error fed b
                 {"max_retries": 0}, first_attempt_of=DEFAULT))
 for _k in (0, 4, 8):
     register(Config(f"k{_k}", "examples", f"{_k} few-shot examples in the prompt", {"k_examples": _k}))
+# retrieval of the few-shot pairs (the default is nlq.prompting.retrieval.DEFAULT_RETRIEVAL)
+register(Config("bm25", "retrieval", "few-shot pairs found by BM25", {"retrieval": "bm25"}))
+register(Config("embedding", "retrieval", "few-shot pairs found by sentence embeddings",
+                {"retrieval": "embedding"}))
+register(Config("hybrid", "retrieval", "few-shot pairs by BM25 and embeddings fused", {"retrieval": "hybrid"}))
+register(Config("no-retrieval", "retrieval", "few-shot pairs not retrieved for the question",
+                {"retrieval": "none"}))
+register(Config("exec-choice", "choice", "execution-guided choice among sampled candidates (nlq.choice)",
+                {"choose": "exec"}))
 
 #: `--ablations [PRESET]`: named sets of ablations
 PRESETS: dict[str, tuple[str, ...]] = {
@@ -94,6 +108,8 @@ PRESETS: dict[str, tuple[str, ...]] = {
     "decoding": ("unconstrained", "grammar"),
     "retry": ("no-retry",),
     "examples": ("k0", "k4", "k8"),
+    "retrieval": ("bm25", "embedding", "hybrid", "no-retrieval"),
+    "choice": ("exec-choice",),
 }
 
 
