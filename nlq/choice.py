@@ -18,11 +18,13 @@ under the grammar and running each shows which ones *mean* the same thing.
    the group the greedy query, else its most frequent text, is the answer.
 
 The queries run on a *local snapshot*: the fixed, generated DuckDB data in
-.cache/snapshots (the default variant shop-a, or a world synthesized for a
-catalog where `nlq.snapshot` can provide one).  Nothing here ever contacts a
+.cache/snapshots (the default variant shop-a) or a world synthesized from the
+catalog under the nlq cache.  Nothing here ever contacts a
 live Prometheus, Loki or Datadog: nlq never runs queries against a live system.
-Where no snapshot matches the catalog (a team's own catalog without a
-synthesized world), choice is skipped with a warning and the greedy query stands.
+A team's own catalog runs on the world synthesized from it
+(`nlq.snapshot.worlds`: generated local data shaped by each metric's type);
+where none can be built, choice is skipped with a warning and the greedy
+query stands.
 
     >>> choice = choose("5xx rate of checkout", "promql", ["sum(rate(...))", "rate(...)"], catalog)  # doctest: +SKIP
     >>> choice.chosen_query, [c.votes for c in choice.candidates]                                      # doctest: +SKIP
@@ -153,29 +155,39 @@ def default_time_range() -> TimeRange:
     return TimeRange.range(end - DEFAULT_RANGE_MS, end, DEFAULT_STEP_MS)
 
 
-def snapshot_for(catalog: Catalog | None, dialect: str) -> tuple[Any, str]:
+def snapshot_for(catalog: Catalog | None, dialect: str, queries: list[str] | tuple[str, ...] = ()) -> tuple[Any, str]:
     """(connection, name) of the local snapshot holding data for `catalog`.
 
     The bundled catalog (or no catalog) runs on snapshot shop-a.  Another
-    catalog runs on its synthesized world where `nlq.snapshot` offers one
-    (`world_for_catalog(catalog)` returning a DuckDB connection or None);
-    otherwise `ChoiceUnavailable`.
+    catalog runs on the first variant of the world synthesized from it
+    (`nlq.snapshot.worlds`, built once and cached, the same file the eval
+    scores that catalog's cases on); past the size a world holds whole, on the
+    slice of it that `queries` name.  Where no world can be built,
+    `ChoiceUnavailable`.
     """
     from nlq import snapshot
     from nlq.constrain.narrow import catalog_fingerprint
     from nlq.translate import default_catalog
 
     if catalog is None or catalog_fingerprint(catalog) == catalog_fingerprint(default_catalog(dialect)):
-        with _connections_lock:  # one read-only connection per process; each run takes its own cursor
-            if DEFAULT_VARIANT not in _connections:
-                _connections[DEFAULT_VARIANT] = snapshot.open_snapshot(DEFAULT_VARIANT)
-            return _connections[DEFAULT_VARIANT], DEFAULT_VARIANT
-    loader = getattr(snapshot, "world_for_catalog", None)
-    conn = loader(catalog) if loader is not None else None
-    if conn is None:
-        raise ChoiceUnavailable("execution-guided choice skipped: no local snapshot holds data for this "
-                                "catalog (synthesize one with `nlq catalog synth`); the greedy query stands")
-    return conn, f"synthesized:{catalog_fingerprint(catalog)}"
+        return _connection(DEFAULT_VARIANT, lambda: snapshot.open_snapshot(DEFAULT_VARIANT)), DEFAULT_VARIANT
+    try:
+        from nlq.snapshot.worlds import catalog_world, world_catalog
+
+        world = world_catalog(catalog, "\n".join(queries))
+        name, path = next(iter(catalog_world([world], variants=1).items()))
+    except Exception as exc:  # noqa: BLE001 - no world means no choice, never a failed translation
+        raise ChoiceUnavailable(f"execution-guided choice skipped: no local world could be synthesized for this "
+                                f"catalog ({type(exc).__name__}: {exc}); the greedy query stands") from exc
+    return _connection(str(path), lambda: snapshot.open_snapshot(path)), f"{name}:{path.parent.name}"
+
+
+def _connection(key: str, opener: Any) -> Any:
+    """One read-only connection per snapshot file and process; each run takes its own cursor."""
+    with _connections_lock:
+        if key not in _connections:
+            _connections[key] = opener()
+        return _connections[key]
 
 
 def run_bounded(dialect: str, ast: Any, conn: Any, time_range: TimeRange,
@@ -274,7 +286,7 @@ def choose(
     choice.candidates = [Candidate(q.strip(), "greedy" if i == greedy else "sample") for i, q in enumerate(queries)]
     if conn is None:
         try:
-            conn, snapshot = snapshot_for(catalog, dialect)
+            conn, snapshot = snapshot_for(catalog, dialect, queries)
         except ChoiceUnavailable as exc:
             choice.skipped = str(exc)
             choice.chosen = greedy if greedy is not None and greedy < len(queries) else None

@@ -388,17 +388,17 @@ def _choose_by_execution(result: Translation, spec: Any, backend: Any, grammar: 
     snapshot only, never on a live system."""
     from nlq.choice import DEFAULT_TEMPERATURE, ChoiceUnavailable, choose, snapshot_for
 
-    try:
-        conn, snapshot = snapshot_for(catalog, result.dialect)
-    except ChoiceUnavailable as exc:  # no data to run candidates on: sampling them would be wasted
-        result.warnings.append(str(exc))
-        result.choice = {"skipped": str(exc), "candidates": []}
-        return
     generation = backend.generate([prompt.messages], grammar, max_tokens=max_tokens,
                                   temperature=DEFAULT_TEMPERATURE, n=n, seed=1000)[0]
     checked = [_check(spec, c, catalog, max_tokens) for c in generation.completions]
     queries = ([result.query] if result.ok else []) + [text for text, _, _ in checked]
     known = ([None] if result.ok else []) + [error.headline() if error else None for _, _, error in checked]
+    try:
+        conn, snapshot = snapshot_for(catalog, result.dialect, queries)
+    except ChoiceUnavailable as exc:  # no data to run candidates on: the greedy query stands
+        result.warnings.append(str(exc))
+        result.choice = {"skipped": str(exc), "candidates": []}
+        return
     choice = choose(result.question, result.dialect, queries, catalog, greedy=0 if result.ok else None,
                     known_errors=known, conn=conn, snapshot=snapshot)
     record = choice.to_dict()

@@ -117,19 +117,21 @@ def test_run_bounded_reports_engine_errors_as_outcomes(catalog):
     assert result is None and outcome == "error" and error
 
 
-def test_a_catalog_without_a_snapshot_skips_the_choice(tmp_path):
+def test_a_teams_own_catalog_runs_on_its_synthesized_world(tmp_path, monkeypatch):
+    monkeypatch.setenv("NLQ_CACHE_DIR", str(tmp_path / "cache"))
     data = json.loads((SNAPSHOT_DIR / "promql.json").read_text())
-    data["metrics"] = {"shop_orders_total": {"type": "counter", "labels": {"store": ["north"]}}}
+    data["metrics"] = {"shop_orders_total": {"type": "counter", "labels": {"store": ["north", "south"]}}}
     path = tmp_path / "mine.json"
     path.write_text(json.dumps(data))
     mine = load_catalog(path, "promql")
-    choice = choose("orders per second", "promql", ["sum(rate(shop_orders_total[5m]))"], mine)
-    assert choice.skipped and "no local snapshot" in choice.skipped and choice.chosen == 0
-    model = SampledModel("sum(rate(shop_orders_total[5m]))", ["sum(rate(shop_orders_total[1m]))"] * 2)
+    orders, orders_1m = "sum(rate(shop_orders_total[5m]))", "sum(rate(shop_orders_total[1m]))"
+    choice = choose("orders per second", "promql", [orders_1m, orders, orders], mine)
+    assert choice.skipped is None and choice.snapshot.startswith("synth-1:")
+    assert [c.outcome for c in choice.candidates] == ["answer"] * 3 and choice.chosen == 1
+    assert list((tmp_path / "cache").rglob("synth-1.duckdb"))  # generated locally, under the cache
+    model = SampledModel(orders_1m, [orders, orders])
     result = translate("orders per second", "promql", mine, model, choose="exec", candidates=2)
-    assert result.ok and result.query == "sum(rate(shop_orders_total[5m]))"
-    assert any("no local snapshot" in w for w in result.warnings)
-    assert len(model.calls) == 1  # nothing sampled when nothing can run them
+    assert result.ok and result.query == orders and result.choice["snapshot"] == choice.snapshot
 
 
 # ---------------------------------------------------------------- through translate() and the CLI
