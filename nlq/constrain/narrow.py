@@ -583,7 +583,7 @@ def catalog_fingerprint(catalog: Catalog | None) -> str:
 
 
 def _disk_dir() -> Path:
-    from nlq.models.embedded import cache_root
+    from nlq.cache import cache_root
 
     return cache_root() / "grammars"
 

@@ -60,7 +60,7 @@ class GoldCache:
 
     def __init__(self, directory: Path | None = None):
         if directory is None:
-            from nlq.models.embedded import cache_root
+            from nlq.cache import cache_root
 
             directory = cache_root() / "eval-gold"
         self.directory = Path(directory)

@@ -4,7 +4,7 @@ An eval case that brings its own catalog is scored on a world synthesized
 from that catalog (`nlq.snapshot.synth`): several seeded variants, each a
 DuckDB file in the shop snapshots' layout.  Building one takes seconds, so the
 files are kept under the nlq cache folder (`$NLQ_CACHE_DIR/worlds/`, see
-`nlq.models.embedded.cache_root`) in a folder named by the catalogs'
+`nlq.cache.cache_root`) in a folder named by the catalogs'
 fingerprint, the generator version and the spec.  Same catalog, same files:
 a changed catalog or generator gets a new folder and never a stale world.
 
@@ -41,7 +41,7 @@ def worlds_dir() -> Path:
     if override:
         return Path(override).expanduser()
     # lazily: nlq.models.embedded imports the model stack, which a scorer may not need
-    from nlq.models.embedded import cache_root
+    from nlq.cache import cache_root
 
     return cache_root() / "worlds"
 
