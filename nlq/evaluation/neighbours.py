@@ -203,7 +203,7 @@ def neighbour_check(
     report = NeighbourReport()
     for case in cases:
         gold_canonical = scorer.canonical(case.dialect, case.gold)
-        for kind, query in mutations(case, scorer.catalog(case.dialect)):
+        for kind, query in mutations(case, scorer.catalog_for(case)):
             canonical = scorer.canonical(case.dialect, query)
             if canonical is None or canonical == gold_canonical:
                 continue  # not a query, or the same query written differently
