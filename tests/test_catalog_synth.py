@@ -117,14 +117,15 @@ def test_label_sets_cover_values_without_crossing():
     assert len(label_sets({"a": [str(i) for i in range(100)]}, 10, "m")) == 10
 
 
-def test_cli_synth(tmp_path):
+@pytest.mark.parametrize("group", ["catalog", "snapshot"])
+def test_cli_synth(tmp_path, group):
     path = tmp_path / "mine.yaml"
     path.write_text("orders_total:\n  region: [eu, us]\n")
-    result = CliRunner().invoke(main, ["catalog", "synth", "--catalog", str(path), "--out", str(tmp_path / "w"),
+    result = CliRunner().invoke(main, [group, "synth", "--catalog", str(path), "--out", str(tmp_path / "w"),
                                        "--variants", "2", "--hours", "0.5"])
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in (tmp_path / "w").iterdir()) == ["synth-1.duckdb", "synth-2.duckdb"]
-    bad = CliRunner().invoke(main, ["catalog", "synth", "--catalog", str(tmp_path / "none.yaml")])
+    bad = CliRunner().invoke(main, [group, "synth", "--catalog", str(tmp_path / "none.yaml")])
     assert bad.exit_code == 2 and "not found" in bad.output
 
 

@@ -20,6 +20,7 @@ def command() -> None:
       nlq snapshot build            # every variant into .cache/snapshots/
       nlq snapshot checksum --check # prove the build bit-identical to snapshots/checksums.json
       nlq snapshot catalog --check  # snapshots/catalog/*.json equal what the data holds
+      nlq snapshot synth --catalog mine.yaml   # a world for your own catalog (= nlq catalog synth)
     """
 
 
@@ -114,3 +115,14 @@ def catalog_command(check: bool) -> None:
         click.echo(f"{dialect}: {path} ({len(catalog.metrics)} metrics, {len(catalog.log_fields)} log fields)")
     if stale:
         raise click.ClickException(f"catalogs out of date: {', '.join(stale)} (run: nlq snapshot catalog)")
+
+
+def _register_synth() -> None:
+    """`nlq snapshot synth`: the same command as `nlq catalog synth`, where people look for it
+    (the issue and docs speak of synthesizing a snapshot world)."""
+    from nlq.commands.catalog import synth_command
+
+    command.add_command(synth_command, "synth")
+
+
+_register_synth()
