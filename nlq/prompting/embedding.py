@@ -35,6 +35,8 @@ MODEL_ID = "all-MiniLM-L6-v2"
 #: the model was trained on sequences up to this many tokens; questions are far shorter
 MAX_TOKENS = 128
 BATCH = 64
+#: up to this many texts are embedded on one thread (see `Embedder.embed`)
+SMALL_BATCH = 8
 
 
 class EmbeddingUnavailable(NlqError):
@@ -43,7 +45,7 @@ class EmbeddingUnavailable(NlqError):
 
 def embedding_cache_dir() -> Path:
     """Where bank embeddings are kept (under the nlq cache; NLQ_CACHE_DIR overrides)."""
-    from nlq.models.embedded import cache_root
+    from nlq.cache import cache_root
 
     return cache_root() / "embeddings"
 
@@ -101,15 +103,24 @@ class Embedder:
             return np.zeros((0, self.dimension), dtype=np.float32)
         torch = self._torch
         rows = []
+        threads = torch.get_num_threads()
         with self._run_lock, torch.inference_mode():
-            for start in range(0, len(texts), BATCH):
-                batch = self.tokenizer(texts[start:start + BATCH], padding=True, truncation=True,
-                                       max_length=MAX_TOKENS, return_tensors="pt")
-                hidden = self.model(**batch).last_hidden_state
-                mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-                pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
-                pooled = torch.nn.functional.normalize(pooled, p=2, dim=1)
-                rows.append(pooled.float().numpy())
+            # A question is a dozen tokens: splitting such small matrices over threads costs more
+            # than it saves, and on a busy CPU far more (one thread: 62 ms median at load 8,
+            # two: 675 ms; benchmarks/retrieval_quality.py).  Restored at once for the LLM.
+            if len(texts) <= SMALL_BATCH:
+                torch.set_num_threads(1)
+            try:
+                for start in range(0, len(texts), BATCH):
+                    batch = self.tokenizer(texts[start:start + BATCH], padding=True, truncation=True,
+                                           max_length=MAX_TOKENS, return_tensors="pt")
+                    hidden = self.model(**batch).last_hidden_state
+                    mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+                    pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
+                    pooled = torch.nn.functional.normalize(pooled, p=2, dim=1)
+                    rows.append(pooled.float().numpy())
+            finally:
+                torch.set_num_threads(threads)
         return np.concatenate(rows, axis=0)
 
     def embed_cached(self, texts: list[str], cache_dir: Path | None = None) -> np.ndarray:

@@ -114,8 +114,8 @@ RETRIEVAL_METHODS = ("bm25", "embedding", "hybrid", "none")
 #: chosen by leave-one-out over fewshot/ (benchmarks/retrieval_quality.py), never on evals/: over
 #: the 650 curated pairs, the nearest neighbour's query overlaps the held-out one's as much with
 #: embeddings as with BM25 (0.512 both; hybrid 0.527, within noise) and shares its stratum less
-#: often (0.297 and 0.305 against 0.338), while embedding costs a model load (~4 s) and ~25 ms a
-#: question against BM25's 0.4 ms.  So BM25 stays the default until an eval ablation says otherwise.
+#: often (0.297 and 0.305 against 0.338), while embedding costs a model load (4-14 s, more on a busy
+#: machine) and 25-65 ms a question (idle / load 7) against BM25's 0.2-0.4 ms.  So BM25 stays the default until an eval ablation says otherwise.
 DEFAULT_RETRIEVAL = "bm25"
 #: reciprocal-rank-fusion constant: 60 is the usual choice; it damps the head of each ranking
 #: so that an example ranked well by both methods beats one ranked first by only one
