@@ -239,8 +239,9 @@ def command(
         "configs": {name: vars(t) for name, t in run.timing.items() if t.translations or t.scored or t.derived},
         "opening the snapshots": f"{scorer.open_s:.1f} s (once per run)",
         "gold answers": f"{scorer.gold_s:.1f} s for {scorer.gold_runs} (case, variant) answers, "
-        "each computed once per run whatever the number of configurations"
-        + (f"; {scorer.gold_cache.hits} of them read from the disk cache"
+        "each obtained once per run whatever the number of configurations"
+        + (f": {scorer.gold_cache.hits} read from the disk cache, "
+           f"{scorer.gold_runs - scorer.gold_cache.hits} computed"
            if scorer.gold_cache is not None else ""),
         **timing,
         "wall time": f"{wall:.0f} s",
