@@ -2,8 +2,9 @@
 
 Retrieval is lexical (BM25 over question and query words, the default: see
 `DEFAULT_RETRIEVAL` for why), semantic (cosine of the questions' all-MiniLM-L6-v2
-embeddings, nlq.prompting.embedding) or both fused (`hybrid`); `none` gives no
-examples (the prompt-only ablation).  See nlq.prompting.retrieval.
+embeddings, nlq.prompting.embedding) or both fused (`hybrid`); `none` retrieves
+nothing: the same examples, spread over the file, for every question (the
+ablation of what retrieval adds; `k=0` gives no examples at all).  See nlq.prompting.retrieval.
 
 Each line of the file is one JSON object `{"question", "query", ...}` (the file name gives the dialect;
 a `"dialect"` field, where present, must agree);
@@ -93,17 +94,20 @@ class FewShotBank:
 
     def retrieve(self, question: str, k: int = 3, retrieval: str | None = None,
                  exclude: int | None = None) -> list[Example]:
-        """The `k` examples closest to `question`, best first; none when the bank is empty or
-        `retrieval` (default: the bank's) is "none".  `exclude` leaves one example out (for
-        leave-one-out measurement)."""
+        """The `k` examples closest to `question`, best first (none when the bank is empty);
+        with `retrieval` (default: the bank's) "none", `k` fixed examples whatever the
+        question.  `exclude` leaves one example out (for leave-one-out measurement)."""
         return [self.examples[i] for i in self.rank(question, k, retrieval, exclude)]
 
     def rank(self, question: str, k: int = 3, retrieval: str | None = None,
              exclude: int | None = None) -> list[int]:
         """Indices of the `k` examples `retrieve` returns."""
         method = self.retrieval if retrieval is None else check_retrieval(retrieval)
-        if not self.examples or k <= 0 or method == "none":
+        if not self.examples or k <= 0:
             return []
+        if method == "none":  # evenly spread over the file, so the fixed set covers its strata
+            pool = [i for i in range(len(self.examples)) if i != exclude]
+            return [pool[j * len(pool) // k] for j in range(min(k, len(pool)))]
         lexical: list[int] = []
         semantic: list[int] = []
         if method in ("bm25", "hybrid"):

@@ -109,7 +109,7 @@ class BM25:
 # choosing few-shot examples: lexical, semantic or both
 
 #: "bm25": lexical (above); "embedding": cosine of all-MiniLM-L6-v2 question embeddings
-#: (nlq.prompting.embedding); "hybrid": both rankings fused; "none": no examples at all
+#: (nlq.prompting.embedding); "hybrid": both rankings fused; "none": the same few examples for every question
 RETRIEVAL_METHODS = ("bm25", "embedding", "hybrid", "none")
 #: chosen by leave-one-out over fewshot/ (benchmarks/retrieval_quality.py), never on evals/: over
 #: the 650 curated pairs, the nearest neighbour's query overlaps the held-out one's as much with
