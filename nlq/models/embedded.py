@@ -26,6 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from nlq.cache import cache_root
 from nlq.errors import NlqError
 from nlq.models.hf import TransformersModel
 
@@ -39,15 +40,6 @@ STAMP = "nlq-source.json"
 
 class ModelUnavailable(NlqError):
     """The embedded model's weights are not installed."""
-
-
-def cache_root() -> Path:
-    """Where nlq keeps converted models and compiled grammars (NLQ_CACHE_DIR overrides)."""
-    root = os.environ.get("NLQ_CACHE_DIR")
-    if root:
-        return Path(root).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "nlq"
 
 
 def gguf_path() -> Path:
@@ -138,15 +130,31 @@ def _check_tokenizer(tokenizer) -> None:
         )
 
 
-def load(argument: str = "") -> TransformersModel:
-    """The embedded model, converting the GGUF on first use."""
+def load_base(device: str | None = None) -> TransformersModel:
+    """The embedded model without any adapter, converting the GGUF on first use."""
     start = time.perf_counter()
     if not is_converted():
         convert(log=lambda msg: print(msg, file=sys.stderr))
-    backend = TransformersModel.from_pretrained(
-        str(converted_dir()), device=argument or None, name=f"embedded:{MODEL_NAME}"
-    )
+    backend = TransformersModel.from_pretrained(str(converted_dir()), device=device, name=f"embedded:{MODEL_NAME}")
     _check_tokenizer(backend.tokenizer)
     backend.eos_token_id = int(backend.tokenizer.convert_tokens_to_ids(EOS_TOKEN))
+    backend.load_s = time.perf_counter() - start
+    return backend
+
+
+def load(argument: str = "") -> TransformersModel:
+    """`embedded[:base|:adapter=DIR][,cpu|cuda]`: the embedded model, with the shipped adapter by default.
+
+    `embedded` merges adapters/shop/ when it exists (see `nlq.models.adapter`);
+    `embedded:base` is the model alone; `embedded:adapter=DIR` merges another.
+    A device (`cpu`, `cuda`) may follow, comma-separated: `embedded:base,cpu`.
+    """
+    from nlq.models.adapter import apply_adapter, parse_embedded_argument
+
+    start = time.perf_counter()
+    adapter, device = parse_embedded_argument(argument)
+    backend = load_base(device)
+    if adapter is not None:
+        apply_adapter(backend, adapter)
     backend.load_s = time.perf_counter() - start
     return backend

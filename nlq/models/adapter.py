@@ -1,0 +1,84 @@
+"""Tuned adapters (from `nlq tune`): load one onto a transformers backend and merge it.
+
+An adapter folder holds peft's `adapter_config.json` + `adapter_model.safetensors`
+(fp16, a few MB) and `nlq-adapter.json` (base model, prompt style, the catalogs
+it was trained for, training figures).  Loading merges the LoRA weights into the
+base weights (`merge_and_unload`), so inference runs at the base model's speed.
+
+Which catalog: the adapter is used for every request, whatever its catalog.
+The compact prompt it was trained on carries the request's catalog slice and
+the grammar is narrowed to the request's catalog, so a catalog the adapter
+never saw gets names from the prompt; `nlq-adapter.json` records the
+fingerprints it was trained on (`backend.adapter_catalogs`) for reports.
+
+    >>> backend = load_model("embedded")            # adapters/shop merged, when shipped  # doctest: +SKIP
+    >>> backend.prompt_style, backend.name          # doctest: +SKIP
+    ('compact', 'embedded:SmolLM2-135M-Instruct+adapter:shop')
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from nlq.errors import UsageError
+
+ADAPTERS_DIR = Path(__file__).resolve().parents[2] / "adapters"
+DEFAULT_ADAPTER = ADAPTERS_DIR / "shop"
+ADAPTER_INFO = "nlq-adapter.json"
+_DEVICES = ("cpu", "cuda", "mps")
+
+
+def is_adapter(path: Path) -> bool:
+    return (path / ADAPTER_INFO).is_file() and (path / "adapter_config.json").is_file()
+
+
+def parse_embedded_argument(argument: str) -> tuple[Path | None, str | None]:
+    """`""` -> (adapters/shop if shipped, None); `"base"` -> (None, None); `"adapter=DIR,cpu"` -> (DIR, "cpu")."""
+    adapter: Path | None = DEFAULT_ADAPTER if is_adapter(DEFAULT_ADAPTER) else None
+    device = None
+    for part in filter(None, (p.strip() for p in argument.split(","))):
+        if part == "base":
+            adapter = None
+        elif part.startswith("adapter="):
+            adapter = Path(part.partition("=")[2]).expanduser()
+            if not is_adapter(adapter):
+                raise UsageError(f"embedded:adapter={adapter}: not an adapter folder "
+                                 f"(needs {ADAPTER_INFO} and adapter_config.json; see `nlq tune`)")
+        elif part.split(":")[0] in _DEVICES:
+            device = part
+        else:
+            raise UsageError(f"embedded:{argument}: expected base, adapter=DIR or a device (cpu, cuda)")
+    return adapter, device
+
+
+def read_info(path: Path) -> dict:
+    try:
+        return json.loads((Path(path) / ADAPTER_INFO).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"{path}: unreadable {ADAPTER_INFO}: {exc}") from None
+
+
+def apply_adapter(backend: Any, path: str | Path) -> Any:
+    """Merge the adapter at `path` into `backend.model` and mark the backend with its prompt style.
+
+    Sets `backend.prompt_style` (what translate() renders), `backend.name`
+    (`embedded:SmolLM2-135M-Instruct+adapter:shop`), `backend.adapter_catalogs`
+    and `backend.adapter_info`.
+    """
+    from peft import PeftModel
+
+    path = Path(path)
+    info = read_info(path)
+    base_name = backend.name.split(":", 1)[-1]
+    if info.get("base_model") and info["base_model"] != base_name:
+        raise UsageError(f"{path} was trained on {info['base_model']}, not {base_name}")
+    peft_model = PeftModel.from_pretrained(backend.model, str(path))
+    backend.model = peft_model.merge_and_unload()
+    backend.model.eval()
+    backend.prompt_style = info.get("prompt_style", "compact")
+    backend.adapter_info = info
+    backend.adapter_catalogs = {d: c.get("fingerprint") for d, c in info.get("catalogs", {}).items()}
+    backend.name = f"{backend.name}+adapter:{path.name}"
+    return backend

@@ -1,0 +1,135 @@
+"""The training set for `nlq tune`: generated pairs for a catalog plus the curated fewshot/ pairs.
+
+Every example is rendered through `nlq.prompting.build_prompt(style="compact")`,
+the function translate() uses at inference for a tuned model, so the model is
+trained on exactly the prompts it will see.
+
+    >>> examples = training_pairs({"promql": catalog}, n=100, seed=0)   # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+from nlq.catalog import Catalog
+from nlq.prompting.fewshot import FEWSHOT_DIR
+from nlq.training.pairs import generate_pairs
+
+DIALECTS = ("promql", "logql", "datadog-metrics", "datadog-logs")
+EVALS_DIR = Path(__file__).resolve().parents[2] / "evals"
+
+
+@dataclass(frozen=True)
+class TrainingPair:
+    question: str
+    query: str
+    dialect: str
+    #: "generated" or "fewshot"
+    origin: str
+
+
+def generated_pairs(catalog: Catalog, n: int, seed: int) -> list[TrainingPair]:
+    """`n` pairs from the catalog-driven generator (about n/3 queries, three phrasings each)."""
+    queries = max(1, (n + 2) // 3)
+    pairs = generate_pairs(catalog, n=queries, seed=seed)
+    rng = random.Random(f"subsample:{seed}:{catalog.dialect}")
+    rng.shuffle(pairs)
+    return [TrainingPair(p.question, p.query, p.dialect, "generated") for p in pairs[:n]]
+
+
+def fewshot_pairs(dialect: str, folder: Path = FEWSHOT_DIR) -> list[TrainingPair]:
+    """The curated pairs of fewshot/<dialect>.jsonl (none when the file is missing)."""
+    path = Path(folder) / f"{dialect}.jsonl"
+    if not path.is_file():
+        return []
+    out = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        line = line.strip()
+        if not line or line.startswith(("#", "//")):
+            continue
+        record = json.loads(line)
+        out.append(TrainingPair(str(record["question"]), str(record["query"]), dialect, "fewshot"))
+    return out
+
+
+def normalized_question(text: str) -> str:
+    """Lower case, single spaces, no final punctuation: how two questions are compared."""
+    return re.sub(r"\s+", " ", text.strip().lower()).rstrip("?.! ")
+
+
+def canonical_query(dialect: str, query: str) -> str:
+    """The dialect formatter's text for `query` (the stripped text when it does not parse)."""
+    from nlq import dialects
+
+    try:
+        language = dialects.get(dialect)
+        return language.format(language.parse(query))
+    except Exception:  # noqa: BLE001 - comparison only: an unparsable text compares as written
+        return query.strip()
+
+
+@cache
+def eval_keys(folder: str = str(EVALS_DIR)) -> tuple[frozenset[str], frozenset[tuple[str, str]]]:
+    """(normalized questions, (dialect, canonical gold)) of every evals/*.jsonl case."""
+    questions, golds = set(), set()
+    for path in sorted(Path(folder).glob("*.jsonl")):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if not line.strip():
+                continue
+            case = json.loads(line)
+            questions.add(normalized_question(case["question"]))
+            golds.add((case["dialect"], canonical_query(case["dialect"], case["gold"])))
+    return frozenset(questions), frozenset(golds)
+
+
+def overlaps_evals(pair: TrainingPair, canonical: bool = True) -> bool:
+    """Whether `pair` repeats an eval question or gold (generated queries are already canonical)."""
+    questions, golds = eval_keys()
+    query = canonical_query(pair.dialect, pair.query) if canonical else pair.query.strip()
+    return normalized_question(pair.question) in questions or (pair.dialect, query) in golds
+
+
+def training_pairs(
+    catalogs: dict[str, Catalog], n: int, seed: int, fewshot: bool = True
+) -> list[TrainingPair]:
+    """Generated pairs (n per dialect) and, with `fewshot`, the curated ones, shuffled.
+
+    Duplicates are dropped, and so is any pair whose question or query equals
+    an eval case's: a generator over the snapshot catalog composes simple
+    queries (`{service="cart", level="error"}`) that the benchmark also asks
+    for, and the benchmark must stay unseen.
+    """
+    pairs: list[TrainingPair] = []
+    for dialect, catalog in catalogs.items():
+        pairs += generated_pairs(catalog, n, seed)
+        if fewshot:
+            pairs += fewshot_pairs(dialect)
+    seen: set[tuple[str, str]] = set()
+    unique = []
+    for pair in pairs:
+        key = (pair.dialect, normalized_question(pair.question))
+        if key in seen or overlaps_evals(pair, canonical=pair.origin != "generated"):
+            continue
+        seen.add(key)
+        unique.append(pair)
+    random.Random(seed).shuffle(unique)
+    return unique
+
+
+def held_out_pairs(catalogs: dict[str, Catalog], n: int, seed: int, exclude: list[TrainingPair]) -> list[TrainingPair]:
+    """Generated pairs from another seed whose queries are not in `exclude`: for choosing rank and lr.
+
+    Never evals/: those stay unseen by every choice made in training.
+    """
+    taken = {(p.dialect, p.query) for p in exclude}
+    out = []
+    for catalog in catalogs.values():
+        fresh = [p for p in generated_pairs(catalog, n * 4, seed + 7919)
+                 if (p.dialect, p.query) not in taken and not overlaps_evals(p, canonical=False)]
+        out += fresh[:n]
+    return out

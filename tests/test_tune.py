@@ -1,0 +1,110 @@
+"""`nlq tune`: a tiny LoRA run on the CPU trains, writes an adapter, and the adapter loads.
+
+The training run is real (the embedded model, peft, a few optimizer steps on
+one fixed batch of four pairs) and shared by the tests of this module.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from nlq.cli import main
+from nlq.errors import UsageError
+
+STEPS = 5
+
+
+@pytest.fixture(scope="module")
+def tuned(tmp_path_factory) -> Path:
+    """One `nlq tune` run: 4 promql pairs = one batch, seen 5 times, rank 4."""
+    from nlq.models.embedded import ModelUnavailable, gguf_path
+
+    try:
+        gguf_path()
+    except ModelUnavailable as exc:
+        pytest.skip(str(exc))
+    out = tmp_path_factory.mktemp("adapter")
+    result = CliRunner().invoke(
+        main,
+        ["tune", "-d", "promql", "-n", "4", "--no-fewshot", "--batch-size", "4", "--epochs", str(STEPS),
+         "--lr", "1e-2", "--rank", "4", "--threads", "1", "--out", str(out), "--json"],
+    )
+    assert result.exit_code == 0, result.output
+    return out
+
+
+@pytest.mark.model
+def test_tune_writes_a_small_fp16_adapter_with_its_record(tuned):
+    from safetensors import safe_open
+
+    for name in ("adapter_config.json", "adapter_model.safetensors", "nlq-adapter.json", "loss.jsonl", "loss.png"):
+        assert (tuned / name).is_file(), name
+    weights = tuned / "adapter_model.safetensors"
+    assert weights.stat().st_size < 3_000_000
+    with safe_open(str(weights), "pt") as f:
+        keys = list(f.keys())
+        assert {str(f.get_tensor(k).dtype) for k in keys} == {"torch.float16"}
+    # the layers GGUF export permutes are left alone
+    assert any("v_proj" in k for k in keys) and any("down_proj" in k for k in keys)
+    assert not any("q_proj" in k or "k_proj" in k for k in keys)
+
+    from nlq.constrain.narrow import catalog_fingerprint
+    from nlq.translate import default_catalog
+
+    info = json.loads((tuned / "nlq-adapter.json").read_text())
+    assert info["base_model"] == "SmolLM2-135M-Instruct"
+    assert info["prompt_style"] == "compact"
+    assert info["catalogs"]["promql"]["fingerprint"] == catalog_fingerprint(default_catalog("promql"))
+    assert info["training"]["steps"] == STEPS and info["training"]["examples"] == 4
+
+
+@pytest.mark.model
+def test_tune_loss_goes_down_on_a_fixed_batch(tuned):
+    records = [json.loads(line) for line in (tuned / "loss.jsonl").read_text().splitlines()]
+    losses = [r["loss"] for r in records if "step" in r]
+    assert len(losses) == STEPS
+    assert losses[-1] < 0.7 * losses[0], losses
+
+
+@pytest.mark.model
+def test_adapter_loads_merged_and_asks_for_the_compact_prompt(tuned):
+    import torch
+
+    from nlq.models.embedded import load, load_base
+
+    base = load_base()
+    tuned_model = load(f"base,adapter={tuned}")
+    assert tuned_model.prompt_style == "compact"
+    assert tuned_model.name == f"embedded:SmolLM2-135M-Instruct+adapter:{tuned.name}"
+    assert tuned_model.adapter_catalogs.keys() == {"promql"}
+    # merged: plain modules again (no LoRA layers left), weights moved where LoRA was
+    assert not any("lora" in name for name, _ in tuned_model.model.named_parameters())
+    layer = 0
+    base_v = base.model.model.layers[layer].self_attn.v_proj.weight
+    tuned_v = tuned_model.model.model.layers[layer].self_attn.v_proj.weight
+    assert not torch.equal(base_v, tuned_v)
+    assert torch.equal(base.model.model.layers[layer].self_attn.q_proj.weight,
+                       tuned_model.model.model.layers[layer].self_attn.q_proj.weight)
+
+
+def test_embedded_spec_errors_are_clear(tmp_path):
+    from nlq.models.adapter import parse_embedded_argument
+
+    with pytest.raises(UsageError, match="not an adapter folder"):
+        parse_embedded_argument(f"adapter={tmp_path}")
+    with pytest.raises(UsageError, match="expected base, adapter=DIR or a device"):
+        parse_embedded_argument("bogus")
+    assert parse_embedded_argument("base,cpu") == (None, "cpu")
+
+
+def test_tune_usage_errors_exit_2_without_a_traceback(tmp_path):
+    runner = CliRunner()
+    result = runner.invoke(main, ["tune", "-d", "promql", "--catalog", "a.json", "--catalog", "b.json"])
+    assert result.exit_code == 2 and "one --catalog per --dialect" in result.output
+    result = runner.invoke(main, ["tune", "-d", "logql", "--catalog", str(tmp_path / "missing.json")])
+    assert result.exit_code == 2 and "does not exist" in result.output
+    assert "Traceback" not in result.output
