@@ -160,7 +160,7 @@ class LlamaCppModel:
         import llguidance
         import llguidance.numpy
 
-        from nlq.constrain.decode import Sequence, unpack_bitmask
+        from nlq.constrain.decode import Sequence, new_matcher, unpack_bitmask
 
         start = time.perf_counter()
         rng = rng or np.random.default_rng(0)
@@ -171,7 +171,7 @@ class LlamaCppModel:
         bitmask = llguidance.numpy.allocate_token_bitmask(1, self.n_vocab)
         for _ in range(n):
             t0 = time.perf_counter()
-            seq = Sequence(llguidance.LLMatcher(self.ll_tokenizer, spec) if spec else _FreeMatcher(self))
+            seq = Sequence(new_matcher(self.ll_tokenizer, spec) if spec else _FreeMatcher(self))
             if seq.matcher.is_error():
                 raise NlqError(f"llguidance matcher error: {seq.matcher.get_error()}")
             # tokens the grammar forces before anything is sampled join the prompt
