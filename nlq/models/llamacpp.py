@@ -34,6 +34,7 @@ machine made a 400-token prompt take 10-45 s instead of 3 s.
 from __future__ import annotations
 
 import os
+import threading
 import time
 import warnings
 from typing import Any
@@ -97,6 +98,8 @@ class LlamaCppModel:
         self.load_s = time.perf_counter() - start
         #: prompt tokens the last generate() found already evaluated (prefix reuse)
         self.cached_tokens = 0
+        # one llama.cpp context: requests from several threads (the service) take turns
+        self._lock = threading.Lock()
 
     def _eos_id(self) -> int:
         ids = self.llm.tokenize(CHAT_EOS, add_bos=False, special=True)
@@ -147,8 +150,9 @@ class LlamaCppModel:
                  temperature: float = 0.0, n: int = 1, seed: int | None = None) -> list[Generation]:
         spec = grammar.validated_spec(self.ll_tokenizer)
         rng = np.random.default_rng(seed if seed is not None else 0)
-        return [self.decode(self.render(messages), spec, max_tokens=max_tokens, temperature=temperature,
-                            n=n, rng=rng) for messages in prompts]
+        with self._lock:
+            return [self.decode(self.render(messages), spec, max_tokens=max_tokens, temperature=temperature,
+                                n=n, rng=rng) for messages in prompts]
 
     def decode(self, prompt: list[int], spec: str | None, *, max_tokens: int = 128, temperature: float = 0.0,
                n: int = 1, rng: np.random.Generator | None = None) -> Generation:
