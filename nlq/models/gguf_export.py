@@ -75,6 +75,8 @@ def lora_deltas(adapter: Path) -> dict[str, np.ndarray]:
         raise UsageError(f"{adapter}: not a readable peft adapter: {exc}") from None
     if config.get("peft_type", "LORA") != "LORA":
         raise ExportError(f"{adapter}: only LoRA adapters can be merged (found {config.get('peft_type')})")
+    if config.get("rank_pattern") or config.get("alpha_pattern") or config.get("use_dora"):
+        raise ExportError(f"{adapter}: per-module ranks or alphas and DoRA are not supported by the GGUF export")
     rank, alpha = int(config["r"]), float(config.get("lora_alpha", config["r"]))
     scale = alpha / (rank ** 0.5) if config.get("use_rslora") else alpha / rank
     pairs: dict[tuple[int, str], dict[str, np.ndarray]] = {}
