@@ -57,6 +57,8 @@ class Generation:
 
     completions: list[Completion]
     prompt_tokens: int = 0
+    #: of the prompt tokens, those whose KV cache was reused from the previous call (not prefilled)
+    cached_tokens: int = 0
     #: prefill_s, decode_s, forward_s, mask_s, sample_s, total_s (whatever the backend measures)
     timings: dict[str, float] = field(default_factory=dict)
     #: decode steps (forward passes after the prompt) and mask computations
@@ -75,6 +77,7 @@ class Generation:
         return {
             "completions": [c.to_dict() for c in self.completions],
             "prompt_tokens": self.prompt_tokens,
+            "cached_tokens": self.cached_tokens,
             "completion_tokens": self.completion_tokens,
             "steps": self.steps,
             "masks": self.masks,
