@@ -327,7 +327,8 @@ def _misses(rows: list[Row], best: str) -> list[str]:
         "|---|---|---|---|---|",
     ]
     for r in failures[:MAX_MISSES]:
-        why = r.score.reason or r.message or r.status
+        # no query: translate()'s message says what the last try was and why it was refused
+        why = (r.message or r.score.reason or r.status) if not r.score.query else (r.score.reason or r.status)
         pred = f"`{_cell(r.score.query, 160)}`" if r.score.query else f"({r.status})"
         lines.append(
             f"| {r.case.id} | {_cell(r.case.question, 80)} | `{_cell(r.case.gold, 160)}` | {pred} | {_cell(why, 160)} |"
@@ -445,7 +446,7 @@ def write_ablation_chart(rows: list[Row], path: Path, best: str) -> bool:
     strata = [s for s in STRATA if any(r.case.stratum == s for r in shared)]
     if len(configs) < 2 or not strata:
         return False
-    fig, ax = plt.subplots(figsize=(max(7, 1.2 * len(strata) * len(configs) / 3), 4), dpi=120)
+    fig, ax = plt.subplots(figsize=(min(11, max(7, 0.4 * len(strata) * len(configs))), 4.5), dpi=120)
     width = 0.8 / len(configs)
     for i, config in enumerate(configs):
         xs = [j - 0.4 + (i + 0.5) * width for j in range(len(strata))]
