@@ -108,3 +108,18 @@ def test_tune_usage_errors_exit_2_without_a_traceback(tmp_path):
     result = runner.invoke(main, ["tune", "-d", "logql", "--catalog", str(tmp_path / "missing.json")])
     assert result.exit_code == 2 and "does not exist" in result.output
     assert "Traceback" not in result.output
+
+
+def test_default_adapter_loads_only_when_marked_so(tmp_path, monkeypatch):
+    import nlq.models.adapter as adapter_module
+
+    folder = tmp_path / "shop"
+    folder.mkdir()
+    (folder / "adapter_config.json").write_text("{}")
+    monkeypatch.setattr(adapter_module, "DEFAULT_ADAPTER", folder)
+    (folder / "nlq-adapter.json").write_text(json.dumps({"load_by_default": True}))
+    assert adapter_module.parse_embedded_argument("") == (folder, None)
+    assert adapter_module.parse_embedded_argument("base") == (None, None)
+    (folder / "nlq-adapter.json").write_text(json.dumps({"load_by_default": False}))
+    assert adapter_module.parse_embedded_argument("") == (None, None)
+    assert adapter_module.parse_embedded_argument(f"adapter={folder}") == (folder, None)

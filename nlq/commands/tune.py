@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 
 import click
 
@@ -63,7 +64,7 @@ def command(catalogs, dialects, n, no_fewshot, epochs, lr, rank, batch_size, max
 
     def on_start(total: int) -> None:
         nonlocal bar
-        bar = click.progressbar(length=total, label="training", file=click.get_text_stream("stderr"),
+        bar = click.progressbar(length=total, label="training", file=sys.stderr,
                                 item_show_func=lambda r: f"loss {r['loss']:.3f}" if r else "")
         bar.__enter__()
 

@@ -5,6 +5,12 @@ An adapter folder holds peft's `adapter_config.json` + `adapter_model.safetensor
 it was trained for, training figures).  Loading merges the LoRA weights into the
 base weights (`merge_and_unload`), so inference runs at the base model's speed.
 
+Default: `embedded` merges adapters/shop/ when it is there and its
+`nlq-adapter.json` says `"load_by_default": true` (what `nlq tune` writes).
+The adapter shipped today says false, with the measured reason beside it: on
+an eval sample it scored below the base model, so it is opt-in
+(`--model embedded:adapter=shop`) until a longer run beats the base.
+
 Which catalog: the adapter is used for every request, whatever its catalog.
 The compact prompt it was trained on carries the request's catalog slice and
 the grammar is narrowed to the request's catalog, so a catalog the adapter
@@ -19,6 +25,7 @@ fingerprints it was trained on (`backend.adapter_catalogs`) for reports.
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -34,15 +41,25 @@ def is_adapter(path: Path) -> bool:
     return (path / ADAPTER_INFO).is_file() and (path / "adapter_config.json").is_file()
 
 
+def default_adapter() -> Path | None:
+    """adapters/shop when shipped and marked to load by default, else None."""
+    if is_adapter(DEFAULT_ADAPTER) and read_info(DEFAULT_ADAPTER).get("load_by_default", True):
+        return DEFAULT_ADAPTER
+    return None
+
+
 def parse_embedded_argument(argument: str) -> tuple[Path | None, str | None]:
-    """`""` -> (adapters/shop if shipped, None); `"base"` -> (None, None); `"adapter=DIR,cpu"` -> (DIR, "cpu")."""
-    adapter: Path | None = DEFAULT_ADAPTER if is_adapter(DEFAULT_ADAPTER) else None
+    """`""` -> (the default adapter or None, None); `"base"` -> (None, None);
+    `"adapter=DIR,cpu"` -> (DIR, "cpu"); `adapter=shop` names a folder under adapters/."""
+    adapter = default_adapter()
     device = None
     for part in filter(None, (p.strip() for p in argument.split(","))):
         if part == "base":
             adapter = None
         elif part.startswith("adapter="):
             adapter = Path(part.partition("=")[2]).expanduser()
+            if not adapter.exists() and (ADAPTERS_DIR / adapter).is_dir():
+                adapter = ADAPTERS_DIR / adapter
             if not is_adapter(adapter):
                 raise UsageError(f"embedded:adapter={adapter}: not an adapter folder "
                                  f"(needs {ADAPTER_INFO} and adapter_config.json; see `nlq tune`)")
@@ -74,8 +91,10 @@ def apply_adapter(backend: Any, path: str | Path) -> Any:
     base_name = backend.name.split(":", 1)[-1]
     if info.get("base_model") and info["base_model"] != base_name:
         raise UsageError(f"{path} was trained on {info['base_model']}, not {base_name}")
-    peft_model = PeftModel.from_pretrained(backend.model, str(path))
-    backend.model = peft_model.merge_and_unload()
+    with warnings.catch_warnings():  # peft calls a transformers API deprecated in v5; noise on every ask
+        warnings.simplefilter("ignore", FutureWarning)
+        peft_model = PeftModel.from_pretrained(backend.model, str(path))
+        backend.model = peft_model.merge_and_unload()
     backend.model.eval()
     backend.prompt_style = info.get("prompt_style", "compact")
     backend.adapter_info = info

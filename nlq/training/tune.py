@@ -288,7 +288,15 @@ def save_adapter(model: Any, out: Path) -> int:
     import torch
     from safetensors.torch import load_file, save_file
 
+    from nlq.models.embedded import MODEL_NAME
+
     model.save_pretrained(str(out))
+    (out / "README.md").unlink(missing_ok=True)  # peft's empty model card
+    # peft records the base's local path (a cache folder on this machine); the name says more
+    config_path = out / "adapter_config.json"
+    adapter_config = json.loads(config_path.read_text())
+    adapter_config["base_model_name_or_path"] = MODEL_NAME
+    config_path.write_text(json.dumps(adapter_config, indent=2, sort_keys=True) + "\n")
     weights = out / "adapter_model.safetensors"
     tensors = {k: v.to(torch.float16).contiguous() for k, v in load_file(str(weights)).items()}
     save_file(tensors, str(weights), metadata={"format": "pt"})
@@ -303,6 +311,8 @@ def write_info(out: Path, config: TuneConfig, catalogs: dict[str, Catalog], resu
     info = {
         "base_model": MODEL_NAME,
         "prompt_style": PROMPT_STYLE,
+        # `embedded` merges adapters/shop by default only while this is true (nlq.models.adapter)
+        "load_by_default": True,
         "catalogs": {d: {"fingerprint": catalog_fingerprint(c), "source": Path(c.source).name if c.source else ""}
                      for d, c in catalogs.items()},
         "lora": {"rank": config.rank, "alpha": config.alpha or 2 * config.rank, "targets": list(TARGET_MODULES)},
