@@ -313,7 +313,8 @@ def _echo_summary(rows, configs, ablation_ids, report, unscorable) -> None:
     for i, config in enumerate(configs):
         mine = [r for r in rows if r.config == config.name]
         if i and len(configs) > 1:
-            same = [r for r in rows if r.config == configs[0].name and r.case.id in ablation_ids]
+            ran = {r.case.id for r in rows if r.config == config.name}
+            same = [r for r in rows if r.config == configs[0].name and r.case.id in ran]
             base = summarise(same)["execution_accuracy"]
             note = f" (`{configs[0].name}` on the same cases: {100 * base:.1f}%)"
         else:
