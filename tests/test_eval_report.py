@@ -7,6 +7,7 @@ known in advance; scoring runs for real on a snapshot variant.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -122,6 +123,10 @@ def test_report_puts_configurations_side_by_side(run, tmp_path):
     assert "| `no-retry` | 3 | 66.7% | 66.7% | 66.7% | 66.7% |" in text
     assert "## Where the seconds went" in text
     assert "## Misses" not in text  # the best configuration got every case right
+    assert "changed nothing here" not in text
+    same = [r for r in rows if r.config == "default"] + [
+        dataclasses.replace(r, config="k4") for r in rows if r.config == "default"]
+    assert "**`k4` changed nothing here**" in render_markdown(same, {}, best="default")
     assert write_chart([r for r in rows if r.config == "default"], tmp_path / "a.png")
     assert write_ablation_chart(rows, tmp_path / "b.png", "default")
     assert (tmp_path / "b.png").read_bytes()[:4] == b"\x89PNG"

@@ -258,11 +258,11 @@ def command(
         "wall time": f"{wall:.0f} s",
     }
     if len(configs) > 1:
+        ablated = len({r.case.id for r in rows if r.config != configs[0].name})
         meta["configurations"] = (
             f"`{configs[0].name}` on all {len(cases)} cases; "
             + ", ".join(f"`{c.name}`" for c in configs[1:])
-            + (f" on a stratified sample of {len(ablation_ids)}" if len(ablation_ids) < len(cases)
-               else " on the same cases")
+            + (f" on a stratified sample of {ablated}" if ablated < len(cases) else " on the same cases")
         )
     if budget_note:
         meta["time budget"] = f"{budget:g} min: {budget_note}"

@@ -223,6 +223,19 @@ def _ablations(rows: list[Row], configs: list[str], labels: dict[str, str], best
             f"- `{name}` was read off `{source}`'s first attempt (greedy first tries are deterministic; "
             "`--no-derive` generates it again)"
         )
+    best_rows = {r.case.id: r for r in by_config.get(best, [])}
+    for c in configs:
+        mine = by_config[c]
+        if c != best and mine and all(
+            r.case.id in best_rows
+            and (r.score.query, r.prompt_tokens) == (best_rows[r.case.id].score.query,
+                                                     best_rows[r.case.id].prompt_tokens)
+            for r in mine
+        ):
+            lines.append(
+                f"- **`{c}` changed nothing here**: the same prompt length and the same answer as "
+                f"`{best}` on every case (the backend's prompt style may ignore this setting)"
+            )
     lines += ["", "### Execution accuracy", ""]
     lines += ["| | cases | " + " | ".join(f"`{c}`" for c in configs) + " |", "|---" * (len(configs) + 2) + "|"]
     for key, group_rows in dialect_strata(by_config[best] if best in by_config else shared):
