@@ -15,11 +15,12 @@ from pathlib import Path
 import pytest
 
 from nlq import dialects
-from nlq.training.data import DIALECTS, TrainingPair, overlaps_evals, training_pairs
+from nlq.training.data import DIALECTS, TrainingPair, held_back_cases, training_pairs
 from nlq.training.tune import TuneConfig, resolve_catalogs
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED_INFO = ROOT / "adapters" / "shop" / "nlq-adapter.json"
+EVAL_FILES = tuple(str(p) for p in sorted((ROOT / "evals").glob("*.jsonl")))
 
 
 def _question(text: str) -> str:
@@ -62,7 +63,7 @@ def _shipped_settings() -> tuple[int, int]:
 @pytest.mark.slow
 def test_shipped_training_set_shares_nothing_with_evals():
     n, seed = _shipped_settings()
-    pairs = training_pairs(resolve_catalogs(TuneConfig()), n, seed)
+    pairs = training_pairs(resolve_catalogs(TuneConfig()), n, seed, held_back=held_back_cases(EVAL_FILES))
     assert {p.dialect for p in pairs} == set(DIALECTS)
     assert {p.origin for p in pairs} == {"generated", "fewshot"}
     _assert_disjoint(pairs)
@@ -70,13 +71,15 @@ def test_shipped_training_set_shares_nothing_with_evals():
 
 def test_small_training_set_shares_nothing_with_evals():
     pairs = training_pairs(resolve_catalogs(TuneConfig(dialects=("logql", "datadog-metrics"))), 40, 3,
-                           fewshot=False)
+                           fewshot=False, held_back=held_back_cases(EVAL_FILES))
     assert len(pairs) > 60
     _assert_disjoint(pairs)
 
 
 def test_a_pair_repeating_an_eval_case_is_recognized():
     case = _eval_cases()[0]
-    assert overlaps_evals(TrainingPair(case["question"] + "?", "up", case["dialect"], "generated"))
-    assert overlaps_evals(TrainingPair("something never asked", case["gold"], case["dialect"], "fewshot"))
-    assert not overlaps_evals(TrainingPair("something never asked", "up == 0 or up == 1", "promql", "fewshot"))
+    held_back = held_back_cases(EVAL_FILES)
+    assert held_back.repeats(TrainingPair(case["question"] + "?", "up", case["dialect"], "generated"))
+    assert held_back.repeats(TrainingPair("something never asked", case["gold"], case["dialect"], "fewshot"))
+    assert not held_back.repeats(TrainingPair("something never asked", "up == 0 or up == 1", "promql", "fewshot"))
+

@@ -60,6 +60,9 @@ def test_tune_writes_a_small_fp16_adapter_with_its_record(tuned):
     assert info["prompt_style"] == "compact"
     assert info["catalogs"]["promql"]["fingerprint"] == catalog_fingerprint(default_catalog("promql"))
     assert info["training"]["steps"] == STEPS and info["training"]["examples"] == 4
+    # by default the benchmark is held back from training
+    benchmark = Path(__file__).resolve().parents[1] / "evals"
+    assert info["training"]["held_back"] == sorted(p.name for p in benchmark.glob("*.jsonl"))
 
 
 @pytest.mark.model

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 import click
 
 from nlq.training.data import DIALECTS
+
+#: the benchmark: no training pair may repeat one of its questions or gold queries
+BENCHMARK = Path(__file__).resolve().parents[2] / "evals"
 
 
 @click.command("tune")
@@ -28,13 +32,16 @@ from nlq.training.data import DIALECTS
 @click.option("--held-out", type=click.IntRange(0, 10_000), default=0, show_default=True,
               help="Generated pairs per dialect kept out of training; their loss is reported (for choosing "
                    "--rank and --lr; never the eval cases).")
+@click.option("--held-back", "held_back", multiple=True, type=click.Path(exists=True, dir_okay=False),
+              help="JSONL cases no training pair may repeat (question or query). Repeatable; default "
+                   "every evals/*.jsonl.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--threads", type=click.IntRange(1, 256), default=None, help="CPU threads for torch (default 1: on a busy small machine more threads fight).")
 @click.option("--out", "out", type=click.Path(file_okay=False), default="adapters/shop", show_default=True,
               help="Folder for the adapter, its nlq-adapter.json, loss.jsonl and loss.png.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-def command(catalogs, dialects, n, no_fewshot, epochs, lr, rank, batch_size, max_steps, max_minutes, held_out, seed, threads,
-            out, as_json):
+def command(catalogs, dialects, n, no_fewshot, epochs, lr, rank, batch_size, max_steps, max_minutes, held_out, held_back, seed,
+            threads, out, as_json):
     """Fine-tune the embedded model on question/query pairs generated from a catalog.
 
     Pairs come from the catalog-driven generator (nlq.training.pairs) plus the
@@ -59,6 +66,7 @@ def command(catalogs, dialects, n, no_fewshot, epochs, lr, rank, batch_size, max
         dialects=chosen, catalogs=dict(zip(chosen, catalogs, strict=False)), n=n, fewshot=not no_fewshot,
         epochs=epochs, lr=lr, rank=rank, batch_size=batch_size, seed=seed, threads=threads, out=out,
         held_out=held_out, max_steps=max_steps, max_minutes=max_minutes,
+        held_back=tuple(held_back) or tuple(str(p) for p in sorted(BENCHMARK.glob("*.jsonl"))),
     )
     bar = None
 

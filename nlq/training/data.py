@@ -21,7 +21,6 @@ from nlq.prompting.fewshot import FEWSHOT_DIR
 from nlq.training.pairs import generate_pairs
 
 DIALECTS = ("promql", "logql", "datadog-metrics", "datadog-logs")
-EVALS_DIR = Path(__file__).resolve().parents[2] / "evals"
 
 
 @dataclass(frozen=True)
@@ -73,36 +72,47 @@ def canonical_query(dialect: str, query: str) -> str:
         return query.strip()
 
 
+@dataclass(frozen=True)
+class HeldBack:
+    """Cases training must not repeat: their normalized questions and (dialect, canonical query)."""
+
+    questions: frozenset[str] = frozenset()
+    queries: frozenset[tuple[str, str]] = frozenset()
+
+    def repeats(self, pair: TrainingPair, canonical: bool = True) -> bool:
+        """Whether `pair` repeats a held-back question or query (generated queries are already canonical)."""
+        query = canonical_query(pair.dialect, pair.query) if canonical else pair.query.strip()
+        return normalized_question(pair.question) in self.questions or (pair.dialect, query) in self.queries
+
+
 @cache
-def eval_keys(folder: str = str(EVALS_DIR)) -> tuple[frozenset[str], frozenset[tuple[str, str]]]:
-    """(normalized questions, (dialect, canonical gold)) of every evals/*.jsonl case."""
-    questions, golds = set(), set()
-    for path in sorted(Path(folder).glob("*.jsonl")):
-        for line in path.read_text(encoding="utf-8").splitlines():
-            if not line.strip():
+def held_back_cases(paths: tuple[str, ...]) -> HeldBack:
+    """The cases of these JSONL files (`question`, `dialect`, and `gold` or `query`), for exclusion only.
+
+    The generator never reads them; `nlq tune` passes the benchmark's files so
+    that no training pair equals a case it is scored on.
+    """
+    questions, queries = set(), set()
+    for path in paths:
+        for line in Path(path).read_text(encoding="utf-8").splitlines():
+            if not line.strip() or line.lstrip().startswith(("#", "//")):
                 continue
             case = json.loads(line)
+            dialect = case.get("dialect") or Path(path).stem
             questions.add(normalized_question(case["question"]))
-            golds.add((case["dialect"], canonical_query(case["dialect"], case["gold"])))
-    return frozenset(questions), frozenset(golds)
-
-
-def overlaps_evals(pair: TrainingPair, canonical: bool = True) -> bool:
-    """Whether `pair` repeats an eval question or gold (generated queries are already canonical)."""
-    questions, golds = eval_keys()
-    query = canonical_query(pair.dialect, pair.query) if canonical else pair.query.strip()
-    return normalized_question(pair.question) in questions or (pair.dialect, query) in golds
+            queries.add((dialect, canonical_query(dialect, case.get("gold") or case.get("query") or "")))
+    return HeldBack(frozenset(questions), frozenset(queries))
 
 
 def training_pairs(
-    catalogs: dict[str, Catalog], n: int, seed: int, fewshot: bool = True
+    catalogs: dict[str, Catalog], n: int, seed: int, fewshot: bool = True, held_back: HeldBack = HeldBack()
 ) -> list[TrainingPair]:
     """Generated pairs (n per dialect) and, with `fewshot`, the curated ones, shuffled.
 
     Duplicates are dropped, and so is any pair whose question or query equals
-    an eval case's: a generator over the snapshot catalog composes simple
-    queries (`{service="cart", level="error"}`) that the benchmark also asks
-    for, and the benchmark must stay unseen.
+    a `held_back` case's: a generator over the snapshot catalog composes simple
+    queries (`{service="cart", level="error"}`) that a benchmark also asks for,
+    and a benchmark must stay unseen.
     """
     pairs: list[TrainingPair] = []
     for dialect, catalog in catalogs.items():
@@ -113,7 +123,7 @@ def training_pairs(
     unique = []
     for pair in pairs:
         key = (pair.dialect, normalized_question(pair.question))
-        if key in seen or overlaps_evals(pair, canonical=pair.origin != "generated"):
+        if key in seen or held_back.repeats(pair, canonical=pair.origin != "generated"):
             continue
         seen.add(key)
         unique.append(pair)
@@ -121,15 +131,16 @@ def training_pairs(
     return unique
 
 
-def held_out_pairs(catalogs: dict[str, Catalog], n: int, seed: int, exclude: list[TrainingPair]) -> list[TrainingPair]:
+def held_out_pairs(catalogs: dict[str, Catalog], n: int, seed: int, exclude: list[TrainingPair],
+                   held_back: HeldBack = HeldBack()) -> list[TrainingPair]:
     """Generated pairs from another seed whose queries are not in `exclude`: for choosing rank and lr.
 
-    Never evals/: those stay unseen by every choice made in training.
+    Never the held-back benchmark: it stays unseen by every choice made in training.
     """
     taken = {(p.dialect, p.query) for p in exclude}
     out = []
     for catalog in catalogs.values():
         fresh = [p for p in generated_pairs(catalog, n * 4, seed + 7919)
-                 if (p.dialect, p.query) not in taken and not overlaps_evals(p, canonical=False)]
+                 if (p.dialect, p.query) not in taken and not held_back.repeats(p, canonical=False)]
         out += fresh[:n]
     return out

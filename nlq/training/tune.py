@@ -28,7 +28,13 @@ from typing import Any
 from nlq.catalog import Catalog, load_catalog
 from nlq.errors import UsageError
 from nlq.prompting import build_prompt
-from nlq.training.data import DIALECTS, TrainingPair, held_out_pairs, training_pairs
+from nlq.training.data import (
+    DIALECTS,
+    TrainingPair,
+    held_back_cases,
+    held_out_pairs,
+    training_pairs,
+)
 
 TARGET_MODULES = ("v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 PROMPT_STYLE = "compact"
@@ -56,6 +62,8 @@ class TuneConfig:
     out: str = "adapters/shop"
     #: held-out generated pairs per dialect (loss only), for choosing rank and lr
     held_out: int = 0
+    #: JSONL case files no training pair may repeat (question or query); `nlq tune` passes the benchmark
+    held_back: tuple[str, ...] = ()
     #: stop after this many optimizer steps (None: the epochs decide)
     max_steps: int | None = None
     #: stop after this many minutes of training; the learning-rate schedule then
@@ -173,9 +181,10 @@ def tune(
     torch.set_num_threads(config.threads or 1)
     say(f"base model {backend.name} loaded in {backend.load_s:.1f} s; {torch.get_num_threads()} threads")
 
-    pairs = training_pairs(catalogs, config.n, config.seed, fewshot=config.fewshot)
+    held_back = held_back_cases(tuple(sorted(config.held_back)))
+    pairs = training_pairs(catalogs, config.n, config.seed, fewshot=config.fewshot, held_back=held_back)
     encoded = [encode(p, catalogs[p.dialect], backend) for p in pairs]
-    held = held_out_pairs(catalogs, config.held_out, config.seed, pairs) if config.held_out else []
+    held = held_out_pairs(catalogs, config.held_out, config.seed, pairs, held_back) if config.held_out else []
     held_encoded = [encode(p, catalogs[p.dialect], backend) for p in held]
     tokens = sum(len(e.ids) for e in encoded)
     answer_tokens = sum(len(e.ids) - e.answer_start for e in encoded)
@@ -319,6 +328,7 @@ def write_info(out: Path, config: TuneConfig, catalogs: dict[str, Catalog], resu
         "training": {
             "n_per_dialect": config.n, "fewshot": config.fewshot, "epochs": config.epochs, "lr": config.lr,
             "batch_size": config.batch_size, "seed": config.seed, "threads": config.threads,
+            "held_back": [Path(p).name for p in sorted(config.held_back)],
             **{k: v for k, v in result.to_dict().items() if k != "out"},
         },
     }
