@@ -46,8 +46,9 @@ def command(catalogs, dialects, n, no_fewshot, epochs, lr, rank, batch_size, max
 
     Pairs come from the catalog-driven generator (nlq.training.pairs) plus the
     curated fewshot/ pairs, never from evals/.  The adapter (LoRA, fp16, a few
-    MB) is written to --out; `--model embedded:adapter=DIR` uses it, and the
-    one in adapters/shop/ is what `embedded` loads by default.
+    MB) is written to --out; `--model embedded:adapter=DIR` uses it.  `embedded`
+    merges adapters/shop/ by default only while its nlq-adapter.json says
+    "load_by_default": true (the one shipped today says false: see its README).
 
     \b
     Examples:
