@@ -33,10 +33,12 @@ machine made a 400-token prompt take 10-45 s instead of 3 s.
 
 from __future__ import annotations
 
+import atexit
 import os
 import threading
 import time
 import warnings
+import weakref
 from typing import Any
 
 import numpy as np
@@ -87,6 +89,10 @@ class LlamaCppModel:
                                        verbose=False)
         except ValueError as exc:  # llama-cpp-python's words for an unreadable file
             raise UsageError(f"--model llama-cpp:{model_path}: {exc}") from None
+        # Free the model while the interpreter is whole: left to Llama.__del__ at
+        # shutdown, llama.cpp's free function may already be gone (a TypeError
+        # traceback after the tests or a long-lived process ends).
+        atexit.register(_close_quietly, weakref.ref(self.llm))
         self.name = name or f"llama-cpp:{os.path.basename(model_path)}"
         self.n_vocab = self.llm.n_vocab()
         self.eos_token_id = self._eos_id()
@@ -277,6 +283,12 @@ class _FreeMatcher:
         # llama.cpp's own piece for the token: a newline ends the one-line query
         self._stopped = b"\n" in self._model.llm.detokenize([token])
         return True
+
+
+def _close_quietly(llm_ref: Any) -> None:
+    llm = llm_ref()
+    if llm is not None:
+        llm.close()
 
 
 def load(argument: str) -> LlamaCppModel:
