@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from nlq.catalog import Catalog
+from nlq.catalog import Catalog, Metric
 from nlq.prompting.retrieval import BM25, words
 
 MAX_VALUES = 4
@@ -47,46 +47,61 @@ def _labels_text(labels: dict[str, list[str]], question_words: set[str], prefix:
     return ", ".join(parts)
 
 
+def _ranked_metrics(catalog: Catalog, question_words: set[str], k: int) -> list[str]:
+    """Metric names ranked by BM25 over name, help, label names and values."""
+    names = list(catalog.metrics)
+    docs = []
+    for name in names:
+        m = catalog.metrics[name]
+        doc = words(name) * 2 + words(m.help) + words(" ".join(m.labels))
+        doc += words(" ".join(v for vs in m.labels.values() for v in vs[:50]))
+        docs.append(doc)
+    best = BM25(docs).top(list(question_words), k) or list(range(min(k, len(names))))
+    return [names[i] for i in best]
+
+
+def _ranked_fields(catalog: Catalog, question_words: set[str], k: int) -> dict[str, list[str]]:
+    """The `k` log fields closest to the question (BM25 over name and values), with their values."""
+    fields = list(catalog.log_fields)
+    docs = [words(f) + words(" ".join(catalog.log_fields[f].values[:50])) for f in fields]
+    best = BM25(docs).top(list(question_words), k) or list(range(min(k, len(fields))))
+    return {fields[i]: catalog.log_fields[fields[i]].values for i in best}
+
+
+def _family_title(catalog: Catalog, metric: Metric, shown_families: set[str], sep: str) -> str | None:
+    """The metric's name, or for a histogram or summary its family's names on one line
+    (x_bucket, x_sum and x_count share labels and help); None when the family is shown already."""
+    if not (metric.family and metric.type in ("histogram", "summary")):
+        return metric.name
+    if metric.family in shown_families:
+        return None
+    shown_families.add(metric.family)
+    return sep.join(sorted(n for n in catalog.metrics if catalog.metrics[n].family == metric.family))
+
+
 def catalog_slice(catalog: Catalog | None, question: str, k: int = 4) -> CatalogSlice:
     if catalog is None:
         return CatalogSlice("")
     q = set(words(question, expand=True))
     if catalog.metrics:
-        names = list(catalog.metrics)
-        docs = []
+        names = _ranked_metrics(catalog, q, k)
+        lines, shown_families = [], set()
         for name in names:
             m = catalog.metrics[name]
-            doc = words(name) * 2 + words(m.help) + words(" ".join(m.labels))
-            doc += words(" ".join(v for vs in m.labels.values() for v in vs[:50]))
-            docs.append(doc)
-        best = BM25(docs).top(list(q), k)
-        if not best:
-            best = list(range(min(k, len(names))))
-        lines, shown_families = [], set()
-        for i in best:
-            m = catalog.metrics[names[i]]
-            title = m.name
-            if m.family and m.type in ("histogram", "summary"):
-                # one line per histogram: x_bucket, x_sum and x_count share labels and help
-                if m.family in shown_families:
-                    continue
-                shown_families.add(m.family)
-                members = [n for n in names if catalog.metrics[n].family == m.family]
-                title = ", ".join(sorted(members))
+            title = _family_title(catalog, m, shown_families, ", ")
+            if title is None:
+                continue
             help_text = f": {m.help.rstrip('.')}." if m.help else "."
             labels = _labels_text({k: v for k, v in m.labels.items() if k != "le"}, q)
             lines.append(f"- {title} ({m.type}){help_text}" + (f" Labels: {labels}" if labels else ""))
-        return CatalogSlice("\n".join(lines), [names[i] for i in best])
+        return CatalogSlice("\n".join(lines), names)
     lines, shown = [], []
     if catalog.log_labels:
         label_word = "Tags and reserved attributes" if catalog.dialect == "datadog-logs" else "Stream labels"
         lines.append(f"{label_word}: " + _labels_text(catalog.log_labels, q))
         shown += list(catalog.log_labels)
     if catalog.log_fields:
-        fields = list(catalog.log_fields)
-        docs = [words(f) + words(" ".join(catalog.log_fields[f].values[:50])) for f in fields]
-        best = BM25(docs).top(list(q), k) or list(range(min(k, len(fields))))
-        best_fields = {fields[i]: catalog.log_fields[fields[i]].values for i in best}
+        best_fields = _ranked_fields(catalog, q, k)
         if catalog.dialect == "datadog-logs":
             lines.append("Attributes: " + _labels_text(best_fields, q, prefix="@"))
         else:
@@ -141,13 +156,9 @@ def compact_catalog_slice(catalog: Catalog | None, question: str, k: int = 3) ->
         lines, shown_families = [], set()
         for name in names:
             m = catalog.metrics[name]
-            title = m.name
-            if m.family and m.type in ("histogram", "summary"):
-                if m.family in shown_families:
-                    continue
-                shown_families.add(m.family)
-                members = sorted(n for n in catalog.metrics if catalog.metrics[n].family == m.family)
-                title = " ".join(members)
+            title = _family_title(catalog, m, shown_families, " ")
+            if title is None:
+                continue
             labels = _compact_labels({k: v for k, v in m.labels.items() if k != "le"}, q)
             lines.append(f"{title} {m.type}" + (f" {labels}" if labels else ""))
         return CatalogSlice("\n".join(lines), names)
@@ -156,24 +167,10 @@ def compact_catalog_slice(catalog: Catalog | None, question: str, k: int = 3) ->
         lines.append("labels: " + _compact_labels(catalog.log_labels, q))
         shown += list(catalog.log_labels)
     if catalog.log_fields:
-        fields = list(catalog.log_fields)
-        docs = [words(f) + words(" ".join(catalog.log_fields[f].values[:50])) for f in fields]
-        best = BM25(docs).top(list(q), k) or list(range(min(k, len(fields))))
-        best_fields = {fields[i]: catalog.log_fields[fields[i]].values for i in best}
+        best_fields = _ranked_fields(catalog, q, k)
         prefix = "@" if catalog.dialect == "datadog-logs" else ""
         lines.append("fields: " + _compact_labels(best_fields, q | set(best_fields), prefix=prefix))
         shown += list(best_fields)
     return CatalogSlice("\n".join(lines), shown)
 
 
-def _ranked_metrics(catalog: Catalog, question_words: set[str], k: int) -> list[str]:
-    """Metric names ranked by BM25 over name, help, label names and values."""
-    names = list(catalog.metrics)
-    docs = []
-    for name in names:
-        m = catalog.metrics[name]
-        doc = words(name) * 2 + words(m.help) + words(" ".join(m.labels))
-        doc += words(" ".join(v for vs in m.labels.values() for v in vs[:50]))
-        docs.append(doc)
-    best = BM25(docs).top(list(question_words), k) or list(range(min(k, len(names))))
-    return [names[i] for i in best]
