@@ -24,18 +24,6 @@ IDS = ("farm-rate-001", "kiln-filter-001")
 IDENT = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
 
 
-@pytest.fixture(scope="module")
-def model():
-    from nlq.models.embedded import ModelUnavailable
-
-    try:
-        from nlq.models import load_model
-
-        return load_model("embedded")
-    except ModelUnavailable as exc:
-        pytest.skip(str(exc))
-
-
 def _names(query: str) -> set[str]:
     return set(IDENT.findall(re.sub(r'"(?:[^"\\]|\\.)*"', '""', query)))
 

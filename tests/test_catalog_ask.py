@@ -35,18 +35,6 @@ conveyor_belt_speed_ratio:
 IDENT = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
 
 
-@pytest.fixture(scope="module")
-def model():
-    from nlq.models.embedded import ModelUnavailable
-
-    try:
-        from nlq.models import load_model
-
-        return load_model("embedded")
-    except ModelUnavailable as exc:
-        pytest.skip(str(exc))
-
-
 def test_the_catalog_shares_no_metric_with_the_snapshot(tmp_path):
     path = tmp_path / "mine.yaml"
     path.write_text(MINE_YAML)

@@ -202,18 +202,6 @@ DUR: "1m" | "5m" | "1h"
 """
 
 
-@pytest.fixture(scope="module")
-def model():
-    from nlq.models.embedded import ModelUnavailable
-
-    try:
-        from nlq.models import load_model
-
-        return load_model("embedded")
-    except ModelUnavailable as exc:
-        pytest.skip(str(exc))
-
-
 MESSAGES = [
     {"role": "system", "content": "Write a PromQL query. Answer with the query only."},
     {"role": "user", "content": "total rate of HTTP requests over 5 minutes"},

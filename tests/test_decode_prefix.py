@@ -58,18 +58,6 @@ def test_store_ignores_batched_or_mismatched_caches():
     assert cache.lookup([1, 2, 3, 4])[0] == 0
 
 
-@pytest.fixture(scope="module")
-def model():
-    from nlq.models.embedded import ModelUnavailable
-
-    try:
-        from nlq.models import load_model
-
-        return load_model("embedded")
-    except ModelUnavailable as exc:
-        pytest.skip(str(exc))
-
-
 @pytest.mark.model
 def test_cached_prefill_matches_a_full_prefill(model):
     first, retry = model.render(FIRST), model.render(RETRY)

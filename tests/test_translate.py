@@ -191,18 +191,6 @@ def test_cli_usage_errors():
 
 
 # ---------------------------------------------------------------- real model, end to end
-@pytest.fixture(scope="module")
-def model():
-    from nlq.models.embedded import ModelUnavailable
-
-    try:
-        from nlq.models import load_model
-
-        return load_model("embedded")
-    except ModelUnavailable as exc:
-        pytest.skip(str(exc))
-
-
 @pytest.mark.model
 def test_end_to_end_logql(model):
     result = translate("error logs of the cart service", "logql", fixture_catalog("logql"), model,

@@ -1,0 +1,22 @@
+"""Fixtures shared by test modules."""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def model():
+    """The embedded model as `nlq ask` loads it by default; the test skips where it is not installed.
+
+    Loaded once per process (`load_model` caches it), so every module that asks
+    for it shares one copy.  A module may define its own `model` (test_llamacpp.py does).
+    """
+    from nlq.models.embedded import ModelUnavailable
+
+    try:
+        from nlq.models import load_model
+
+        return load_model("embedded")
+    except ModelUnavailable as exc:
+        pytest.skip(str(exc))
