@@ -12,6 +12,7 @@ closest to the question.  Values mentioned in the question are listed first.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from nlq.catalog import Catalog, Metric
@@ -68,15 +69,20 @@ def _ranked_fields(catalog: Catalog, question_words: set[str], k: int) -> dict[s
     return {fields[i]: catalog.log_fields[fields[i]].values for i in best}
 
 
-def _family_title(catalog: Catalog, metric: Metric, shown_families: set[str], sep: str) -> str | None:
-    """The metric's name, or for a histogram or summary its family's names on one line
-    (x_bucket, x_sum and x_count share labels and help); None when the family is shown already."""
-    if not (metric.family and metric.type in ("histogram", "summary")):
-        return metric.name
-    if metric.family in shown_families:
-        return None
-    shown_families.add(metric.family)
-    return sep.join(sorted(n for n in catalog.metrics if catalog.metrics[n].family == metric.family))
+def _shown_metrics(catalog: Catalog, names: list[str], sep: str) -> Iterator[tuple[str, Metric]]:
+    """(title, metric) for each ranked name: a histogram or summary once, titled with its
+    family's names joined by `sep` (x_bucket, x_sum and x_count share labels and help)."""
+    shown_families: set[str] = set()
+    for name in names:
+        metric = catalog.metrics[name]
+        if not (metric.family and metric.type in ("histogram", "summary")):
+            yield metric.name, metric
+            continue
+        if metric.family in shown_families:
+            continue
+        shown_families.add(metric.family)
+        members = sorted(n for n in catalog.metrics if catalog.metrics[n].family == metric.family)
+        yield sep.join(members), metric
 
 
 def catalog_slice(catalog: Catalog | None, question: str, k: int = 4) -> CatalogSlice:
@@ -85,12 +91,8 @@ def catalog_slice(catalog: Catalog | None, question: str, k: int = 4) -> Catalog
     q = set(words(question, expand=True))
     if catalog.metrics:
         names = _ranked_metrics(catalog, q, k)
-        lines, shown_families = [], set()
-        for name in names:
-            m = catalog.metrics[name]
-            title = _family_title(catalog, m, shown_families, ", ")
-            if title is None:
-                continue
+        lines = []
+        for title, m in _shown_metrics(catalog, names, ", "):
             help_text = f": {m.help.rstrip('.')}." if m.help else "."
             labels = _labels_text({k: v for k, v in m.labels.items() if k != "le"}, q)
             lines.append(f"- {title} ({m.type}){help_text}" + (f" Labels: {labels}" if labels else ""))
@@ -153,12 +155,8 @@ def compact_catalog_slice(catalog: Catalog | None, question: str, k: int = 3) ->
     q = set(words(question, expand=True))
     if catalog.metrics:
         names = _ranked_metrics(catalog, q, k)
-        lines, shown_families = [], set()
-        for name in names:
-            m = catalog.metrics[name]
-            title = _family_title(catalog, m, shown_families, " ")
-            if title is None:
-                continue
+        lines = []
+        for title, m in _shown_metrics(catalog, names, " "):
             labels = _compact_labels({k: v for k, v in m.labels.items() if k != "le"}, q)
             lines.append(f"{title} {m.type}" + (f" {labels}" if labels else ""))
         return CatalogSlice("\n".join(lines), names)
