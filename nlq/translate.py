@@ -312,13 +312,15 @@ def translate(
         grammar.validated_spec(ll_tokenizer)
     result.timings["grammar_s"] = time.perf_counter() - t0
 
+    # the prompt a tuned adapter was trained on ("compact"), else the few-shot prompt
+    prompt_style = getattr(backend, "prompt_style", "fewshot")
     feedback: list[Attempted] = []
     first_prompt = None
     for number in range(1, max_retries + 2):
         t0 = time.perf_counter()
         try:
             prompt = build_prompt(question, dialect, catalog, bank=bank, k_examples=k_examples, feedback=feedback,
-                                  style=getattr(backend, "prompt_style", "fewshot"))
+                                  style=prompt_style)
         except EmbeddingUnavailable as exc:
             if explicit_retrieval:
                 raise
@@ -326,7 +328,7 @@ def translate(
             result.warnings.append(f"{exc}; few-shot pairs retrieved by BM25 instead")
             bank = bank.with_retrieval("bm25")
             prompt = build_prompt(question, dialect, catalog, bank=bank, k_examples=k_examples, feedback=feedback,
-                                  style=getattr(backend, "prompt_style", "fewshot"))
+                                  style=prompt_style)
         retrieve_s = time.perf_counter() - t0
         if number == 1:
             first_prompt = prompt
@@ -356,12 +358,7 @@ def translate(
             attempt.error, attempt.error_kind = error.headline(), error.kind
             feedback.append(Attempted(text, error.headline() + (f" ({error.hint})" if error.hint else "")))
             continue
-        result.status = "ok"
-        result.ast = ast
-        try:
-            result.query = spec.format(ast)
-        except Exception:  # noqa: BLE001 - a formatter bug must not lose a valid answer
-            result.query = text
+        result.status, result.ast, result.query = "ok", ast, _canonical(spec, ast, text)
         break
     else:
         result.status = "refused" if verdict.injection else "failed"
@@ -410,10 +407,15 @@ def _choose_by_execution(result: Translation, spec: Any, backend: Any, grammar: 
     if winner is None or winner.source == "greedy" or winner.ast is None:
         return
     result.status, result.message, result.ast = "ok", None, winner.ast
+    result.query = _canonical(spec, winner.ast, winner.query)
+
+
+def _canonical(spec: Any, ast: Any, text: str) -> str:
+    """The query in the dialect's canonical format, or as generated if the formatter fails."""
     try:
-        result.query = spec.format(winner.ast)
+        return spec.format(ast)
     except Exception:  # noqa: BLE001 - a formatter bug must not lose a valid answer
-        result.query = winner.query
+        return text
 
 
 def _check(spec: Any, completion: Any, catalog: Catalog | None,
