@@ -269,7 +269,7 @@ def choose(
     catalog: Catalog | None = None,
     *,
     greedy: int | None = 0,
-    known_errors: list[str | None] | None = None,
+    checked: list[tuple[Any, str | None]] | None = None,
     conn: Any = None,
     snapshot: str = "",
     time_range: TimeRange | None = None,
@@ -277,8 +277,8 @@ def choose(
     max_samples: int = MAX_RESULT_SAMPLES,
 ) -> Choice:
     """Validate, run and vote over candidate `queries` (index `greedy` is the model's greedy one,
-    None when there is none).  `known_errors[i]`, where given, rejects candidate i without
-    parsing it (a generation cut off at the token limit).  `conn` defaults to the snapshot
+    None when there is none).  `checked[i]`, where given, is candidate i already validated by
+    the caller, (AST, None) or (None, error), so it is not parsed again.  `conn` defaults to the snapshot
     for `catalog` (`snapshot_for`); where there is none the choice is skipped, not raised."""
     started = time.perf_counter()
     spec = dialects.get(dialect)
@@ -297,11 +297,12 @@ def choose(
 
     t0 = time.perf_counter()
     for i, candidate in enumerate(choice.candidates):
-        if known_errors and i < len(known_errors) and known_errors[i]:
-            candidate.error = known_errors[i]
+        known = checked[i] if checked and i < len(checked) else None
+        if known is not None and known[1]:
+            candidate.error = known[1]
             continue
         try:
-            candidate.ast = spec.validate(candidate.query, catalog)
+            candidate.ast = known[0] if known is not None else spec.validate(candidate.query, catalog)
             candidate.valid = True
             candidate.canonical = spec.format(candidate.ast)
         except QueryError as exc:

@@ -389,7 +389,9 @@ def _choose_by_execution(result: Translation, spec: Any, backend: Any, grammar: 
                                   temperature=DEFAULT_TEMPERATURE, n=n, seed=1000)[0]
     checked = [_check(spec, c, catalog, max_tokens) for c in generation.completions]
     queries = ([result.query] if result.ok else []) + [text for text, _, _ in checked]
-    known = ([None] if result.ok else []) + [error.headline() if error else None for _, _, error in checked]
+    # already validated: choose() runs them without parsing them again
+    known = ([(result.ast, None)] if result.ok else []) + [
+        (ast, error.headline() if error else None) for _, ast, error in checked]
     try:
         conn, snapshot = snapshot_for(catalog, result.dialect, queries)
     except ChoiceUnavailable as exc:  # no data to run candidates on: the greedy query stands
@@ -397,7 +399,7 @@ def _choose_by_execution(result: Translation, spec: Any, backend: Any, grammar: 
         result.choice = {"skipped": str(exc), "candidates": []}
         return
     choice = choose(result.question, result.dialect, queries, catalog, greedy=0 if result.ok else None,
-                    known_errors=known, conn=conn, snapshot=snapshot)
+                    checked=known, conn=conn, snapshot=snapshot)
     record = choice.to_dict()
     record["sampled"] = {"n": n, "temperature": DEFAULT_TEMPERATURE, "prompt_tokens": generation.prompt_tokens,
                          "completion_tokens": generation.completion_tokens,
