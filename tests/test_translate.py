@@ -165,6 +165,20 @@ def test_catalog_slice_picks_relevant_metrics():
     assert "Stream labels: service (checkout" in logs.text and "status" in logs.text
 
 
+def test_catalog_slice_ranks_each_catalog_by_its_own_index():
+    """The metric index is kept per catalog object: another catalog, even one made after
+    the first is gone (its id may be reused), is ranked over its own names."""
+    from nlq.catalog import Catalog
+
+    first = Catalog.from_dict({"kiln_temperature_celsius": {"kiln": ["k1"]}})
+    assert catalog_slice(first, "kiln temperature", k=1).names == ["kiln_temperature_celsius"]
+    del first
+    for _ in range(3):
+        other = Catalog.from_dict({"belt_speed_ratio": {"belt": ["b1"]}, "orders_total": {"shop": ["a"]}})
+        assert catalog_slice(other, "belt speed", k=1).names == ["belt_speed_ratio"]
+        assert catalog_slice(other, "orders", k=1).names == ["orders_total"]
+
+
 def test_prompt_shape():
     prompt = build_prompt("5xx rate of checkout", "promql", fixture_catalog("promql"),
                           bank=fixture_bank("promql"), k_examples=2)
