@@ -168,3 +168,53 @@ def test_the_generator_never_reads_the_benchmark():
     source = (Path(__file__).resolve().parents[1] / "nlq" / "training").rglob("*.py")
     for path in source:
         assert "evals" not in path.read_text(), f"{path} mentions evals/"
+
+
+@pytest.mark.parametrize("dialect", ["promql", "logql", "datadog-metrics"])
+def test_every_question_states_the_grouping_and_any_unusual_window(dialect):
+    """A question silent on the query's `by (x)` or `[10m]` would teach the model to invent them."""
+    catalog = load_catalog(CATALOGS / f"{dialect}.json", dialect)
+    checked = 0
+    for pair in generate_pairs(catalog, n=120, seed=11):
+        for by in re.findall(r"\bby\s*[({]([^)}]*)[)}]", pair.query):
+            for label in (name.strip() for name in by.split(",")):
+                if label and label != "le":
+                    assert said(words(label), pair.question), (pair.question, pair.query)
+                    checked += 1
+        for window in re.findall(r"\[\s*(\d+[smhd])\s*\]", pair.query):
+            if window != "5m":
+                spelled = (window, words_for_window(window))
+                assert any(said(s, pair.question) for s in spelled) or "last hr" in pair.question, (
+                    pair.question, pair.query)
+                checked += 1
+    assert checked > 20
+
+
+def said(phrase: str, question: str) -> bool:
+    """`phrase` is in `question`, allowing the one swapped letter pair of the generator's typos."""
+    for start in range(len(question) - len(phrase) + 1):
+        piece = question[start:start + len(phrase)]
+        diff = [i for i, (a, b) in enumerate(zip(piece, phrase)) if a != b]
+        if not diff or (len(diff) == 2 and diff[1] == diff[0] + 1 and piece[diff[0]] == phrase[diff[1]]):
+            return True
+    return False
+
+
+def words_for_window(window: str) -> str:
+    number, unit = int(window[:-1]), {"s": "second", "m": "minute", "h": "hour", "d": "day"}[window[-1]]
+    return unit if number == 1 else f"{number} {unit}s"
+
+
+def test_metric_aliases_pick_out_one_metric_of_the_catalog():
+    from nlq.training.pairs import metric_aliases
+
+    catalog = load_catalog(CATALOGS / "promql.json", "promql")
+    aliases = metric_aliases(catalog)
+    assert aliases["kube_pod_container_status_restarts_total"][0] == "restarts"
+    all_words = {name: words(name).lower().split() for name in catalog.metrics}
+    for name, names in aliases.items():
+        for alias in names:
+            wanted = alias.split()
+            owners = {words(other) for other, tokens in all_words.items()
+                      if all(w in tokens for w in wanted)}
+            assert owners == {words(name)}, (name, alias, owners)

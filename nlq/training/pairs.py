@@ -46,6 +46,12 @@ COMPOSERS = {
 }
 # Labels whose value alone names the thing ("checkout", not "service checkout").
 _SUFFIXES = ("_total", "_bucket", "_count", "_sum", "_info")
+#: the window an unstated rate window means
+DEFAULT_WINDOW = "5m"
+#: words too generic to name a metric alone
+_ALIAS_STOP = ("total", "seconds", "bytes", "count", "sum", "current", "status", "info", "value",
+               "usage", "used", "pod", "container", "kube", "node", "process", "http", "system",
+               "the", "of", "per", "ratio", "set", "working", "mem", "trace", "in", "spec")
 
 
 @dataclass(frozen=True)
@@ -96,12 +102,13 @@ def generate_pairs(
         seen.add(draft.query)
         drafts.append(draft)
     formatter = _formatter(dialect) if canonical else None
+    aliases = metric_aliases(catalog)
     pairs = []
     asked: set[str] = set()
     for draft in drafts:
         query = formatter(draft.query) if formatter else draft.query
         for style in styles:
-            question = phrase(draft, style, rng)
+            question = phrase(draft, style, rng, aliases)
             if question.lower() in asked:
                 continue
             asked.add(question.lower())
@@ -384,7 +391,7 @@ def _fill(draft: Draft, style: str) -> dict[str, str]:
     s = draft.slots
     what = _subject(draft)
     filters = s.get("filters") or []
-    by = words(s["by"]) if s.get("by") else ""
+    by = words(s["by"]) if s.get("by") in _grouping(draft) else ""
     window = s.get("window")
     excluded_label, excluded = s.get("excluded") or ("", [])
     either_label, either = s.get("either") or ("", [])
@@ -444,15 +451,105 @@ def _fill(draft: Draft, style: str) -> dict[str, str]:
     }
 
 
-def phrase(draft: Draft, style: str, rng: random.Random) -> str:
-    """One question for `draft` in `style` (terse, verbose or jargon)."""
+def phrase(draft: Draft, style: str, rng: random.Random,
+           aliases: dict[str, list[str]] | None = None) -> str:
+    """One question for `draft` in `style` (terse, verbose or jargon).
+
+    Terse and jargon questions name a metric by a short alias half the time
+    when the catalog has one (`metric_aliases`), as engineers do ("restarts",
+    not "kube pod container status restarts").
+    """
     options = PHRASES.get(draft.kind, PHRASES["show"]).get(style) or PHRASES["show"][style]
-    text = rng.choice(options).format(**_fill(draft, style))
+    if not draft.slots.get("window"):  # a phrasing that names the window needs one
+        options = [o for o in options if "{window}" not in o and "{window_v}" not in o] or options
+    slots = _fill(draft, style)
+    short = (aliases or {}).get(draft.slots.get("metric", ""))
+    if short and style != "verbose" and rng.random() < 0.5:
+        slots["what"] = rng.choice(short)
+        slots["rps"] = "rps" if "request" in slots["what"] else f"{slots['what']}/s"
+    text = rng.choice(options).format(**slots)
     text = re.sub(r"\s+", " ", text).strip()
     text = re.sub(r"\s+([,.?])", r"\1", text)
+    text = _state_everything(text, draft, style)
     if style == "terse" and rng.random() < 0.12:
         text = _typo(text, rng)
     return text
+
+
+def _state_everything(text: str, draft: Draft, style: str) -> str:
+    """Add the grouping or window the query has and the phrasing left out.
+
+    A question that says nothing of a `by (pod)` or a `[10m]` teaches the model
+    to invent groupings and windows; so every phrasing states the grouping, and
+    every window but the conventional 5m (what an unstated rate window means).
+    """
+    for by in _grouping(draft):
+        if words(by) not in text:
+            text = _append(text, f", per {words(by)}" if style == "verbose" else f" by {words(by)}")
+    window = draft.slots.get("window")
+    in_query = window and re.search(rf"\[\s*{re.escape(window)}\s*[\]:]", draft.query)
+    if in_query and window != DEFAULT_WINDOW and not _mentions_window(text, window):
+        text = _append(text, f" over the last {_window_words(window)}" if style == "verbose" else f" {window}")
+    return text
+
+
+def _grouping(draft: Draft) -> list[str]:
+    """The labels the query groups by (`by (pod, le)` -> ["pod"]); `le` is the histogram's, not the asker's."""
+    labels = []
+    for clause in re.findall(r"\bby\s*[({]([^)}]*)[)}]", draft.query):
+        labels += [name.strip() for name in clause.split(",") if name.strip() not in ("", "le")]
+    return list(dict.fromkeys(labels))
+
+
+def _append(text: str, tail: str) -> str:
+    """`tail` before a closing question mark or full stop."""
+    if text and text[-1] in "?.":
+        return text[:-1] + tail + text[-1]
+    return text + tail
+
+
+def _mentions_window(text: str, window: str) -> bool:
+    return any(form and form in text for form in (window, _window_words(window), _jargon_window(window)))
+
+
+def metric_aliases(catalog: Catalog, stop: frozenset[str] = frozenset(_ALIAS_STOP)) -> dict[str, list[str]]:
+    """Metric -> short names that pick it out of this catalog alone.
+
+    An alias is one or two of the metric's own words (in order, stop words
+    such as "total" or "bytes" left out) that no other metric of the catalog
+    contains: "restarts" for kube_pod_container_status_restarts_total when it
+    is the only metric about restarts, "container memory" where node_memory_*
+    also speaks of memory.  Derived from the catalog, so it holds for any team's.
+
+    >>> from nlq.catalog import Catalog
+    >>> cat = Catalog.from_dict({"kube_pod_container_status_restarts_total": {}, "node_memory_free_bytes": {},
+    ...                          "container_memory_usage_bytes": {}})
+    >>> metric_aliases(cat)["kube_pod_container_status_restarts_total"][:2]
+    ['restarts']
+    >>> "memory" in metric_aliases(cat)["node_memory_free_bytes"]
+    False
+    """
+    names = {m.name: words(m.name).lower().split() for m in catalog.metrics.values()}
+    families = {" ".join(w) for w in names.values()}
+    out: dict[str, list[str]] = {}
+    for name, tokens in names.items():
+        keep = [t for t in tokens if t not in stop and t.isalpha()]
+        if not keep:
+            continue
+        head = keep[-1]  # the head noun comes last: restarts, lag, duration
+        candidates = ([(head,)] if len(head) >= 3 else []) + [(word, head) for word in keep[:-1]]
+        found = []
+        for candidate in candidates:
+            owners = {" ".join(w) for w in names.values() if _contains_in_order(w, candidate)}
+            if owners == {" ".join(tokens)} and " ".join(candidate) not in families - owners:
+                found.append(" ".join(candidate))
+        out[name] = sorted(found, key=lambda a: (len(a.split()), a))[:4]
+    return {name: aliases for name, aliases in out.items() if aliases}
+
+
+def _contains_in_order(tokens: list[str], wanted: tuple[str, ...]) -> bool:
+    it = iter(tokens)
+    return all(any(t == w for t in it) for w in wanted)
 
 
 def _typo(text: str, rng: random.Random) -> str:
