@@ -21,7 +21,7 @@ def test_best_comes_first_then_the_preset_without_duplicates():
 def test_every_preset_names_registered_configurations_translate_accepts():
     for preset, names in PRESETS.items():
         configs = resolve([], preset)
-        assert [c.name for c in configs[1:]] == list(names), preset
+        assert [c.name for c in configs[1:]] == [n for n in names if n != DEFAULT], preset
     for config in REGISTRY.values():
         ablations.check_kwargs(config)
 
@@ -109,3 +109,28 @@ def test_unconstrained_decoding_runs_the_real_model_through_the_same_loop():
     assert "\n" not in attempt.query and attempt.query
     assert attempt.finish_reason in ("eos", "grammar", "stop", "length")
     assert result.ok == attempt.valid
+
+
+def test_stack_preset_is_issue_7s_ladder_and_adapter_configs_follow_the_run_engine():
+    from nlq.evaluation.ablations import resolve
+
+    names = [c.name for c in resolve([], preset="stack", best="prompt-only")]
+    assert names == ["prompt-only", "default", "adapter", "adapter-exec-choice"]
+    adapter = get("adapter")
+    assert adapter.model_spec("llama-cpp:base", "shop") == "llama-cpp:adapter=shop"
+    assert adapter.model_spec("embedded:base", "/tmp/x") == "embedded:adapter=/tmp/x"
+    assert adapter.model_spec(None) == "embedded:adapter=shop"
+    assert get("prompt-only").model_spec("llama-cpp:base") == "llama-cpp:base"
+    assert get("adapter-exec-choice").translate_kwargs() == {"choose": "exec"}
+
+
+def test_eval_refuses_a_missing_adapter_before_running_anything(tmp_path):
+    from click.testing import CliRunner
+
+    from nlq.cli import main
+
+    result = CliRunner().invoke(main, ["eval", "--ablation", "adapter", "--adapter", str(tmp_path / "none"),
+                                       "--limit", "1", "--out", str(tmp_path / "out")])
+    assert result.exit_code != 0
+    assert "not an adapter folder" in result.output
+    assert not (tmp_path / "out" / "results.jsonl").exists()

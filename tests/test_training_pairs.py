@@ -194,7 +194,7 @@ def said(phrase: str, question: str) -> bool:
     """`phrase` is in `question`, allowing the one swapped letter pair of the generator's typos."""
     for start in range(len(question) - len(phrase) + 1):
         piece = question[start:start + len(phrase)]
-        diff = [i for i, (a, b) in enumerate(zip(piece, phrase)) if a != b]
+        diff = [i for i, (a, b) in enumerate(zip(piece, phrase, strict=True)) if a != b]
         if not diff or (len(diff) == 2 and diff[1] == diff[0] + 1 and piece[diff[0]] == phrase[diff[1]]):
             return True
     return False

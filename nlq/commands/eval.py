@@ -83,7 +83,7 @@ from nlq.errors import UsageError
     "ablation_names",
     multiple=True,
     help="Also run this configuration beside the best: unconstrained, grammar, no-retry, k0, k4, k8, "
-    "bm25, embedding, hybrid, no-retrieval, exec-choice. "
+    "bm25, embedding, hybrid, no-retrieval, exec-choice, prompt-only, adapter, adapter-exec-choice. "
     "Repeatable.",
 )
 @click.option(
@@ -93,7 +93,15 @@ from nlq.errors import UsageError
     flag_value="all",
     default=None,
     help="Run a preset of ablations: all (the default when given bare: decoding, retry, examples), "
-    "decoding, retry, examples, retrieval, choice.",
+    "decoding, retry, examples, retrieval, choice, stack (prompt only, + retrieval, + tuned adapter, "
+    "+ execution-guided choice; run it with --best prompt-only).",
+)
+@click.option(
+    "--adapter",
+    default="shop",
+    show_default=True,
+    help="The tuned adapter the adapter configurations load on --model's engine: a folder under "
+    "adapters/ or a directory written by `nlq tune`.",
 )
 @click.option(
     "--ablation-sample",
@@ -141,6 +149,7 @@ def command(
     derive,
     gold_cache,
     budget,
+    adapter,
 ):
     """Score translations by execution-equivalence with the gold on every snapshot variant.
 
@@ -156,6 +165,7 @@ def command(
       nlq eval --every 6 --ablations --out out/eval-ablate
       nlq eval --ablations decoding --ablation-sample 40
       nlq eval --ablations --budget 30     # all cases; ablations as time allows
+      nlq eval --model llama-cpp:base --best prompt-only --ablations stack --sample 60
       nlq eval --gold --neighbours --dialect logql --limit 20
     """
     from nlq.evaluation import load_cases
@@ -188,6 +198,10 @@ def command(
     if not cases:
         raise UsageError("no eval cases selected")
     configs = resolve(ablation_names, preset, best)
+    if any(c.tuned for c in configs):
+        from nlq.models.adapter import parse_embedded_argument
+
+        parse_embedded_argument(f"adapter={adapter}")  # a clear error now, not after the first configs ran
     if use_gold and len(configs) > 1:
         raise UsageError("--gold scores the golds themselves; ablations need a model (drop --gold)")
     ablation_ids = {c.id for c in (stratified_sample(cases, ablation_sample) if ablation_sample else cases)}
@@ -196,7 +210,7 @@ def command(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     started = time.time()
-    run = EvalRun(scorer, configs, None if use_gold else model_translator(model), derive=derive)
+    run = EvalRun(scorer, configs, None if use_gold else model_translator(model, adapter), derive=derive)
     rows = []
     report = None
     interrupted = ""

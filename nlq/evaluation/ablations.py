@@ -12,6 +12,15 @@ case, and any number of ablations beside it, each changing one thing:
 | `k0`, `k4`, `k8` | 0, 4 or 8 few-shot examples in the prompt |
 | `bm25`, `embedding`, `hybrid`, `no-retrieval` | how the few-shot pairs are found (preset `retrieval`) |
 | `exec-choice` | execution-guided choice among sampled candidates (preset `choice`) |
+| `prompt-only` | no few-shot pairs at all: instructions and the catalog slice only |
+| `adapter` | the run's tuned adapter (`--adapter`, default `shop`) with the prompt it was trained on |
+| `adapter-exec-choice` | the tuned adapter and execution-guided choice |
+
+Preset `stack` is issue #7's ladder, each step adding one thing: `prompt-only`,
+`default` (+ retrieved few-shot pairs), `adapter` (+ the tuned adapter, whose
+compact prompt carries no examples), `adapter-exec-choice` (+ execution-guided
+choice).  Run it as `--best prompt-only --ablations stack` for the columns in
+that order.
 
 Preset `all` is the issue's set (decoding, retry, examples); `retrieval` and
 `choice` are apart because each costs a full pass of the model.
@@ -50,6 +59,8 @@ class Config:
     kwargs: Mapping[str, Any] = field(default_factory=dict)
     #: a model spec (`embedded`, `llama-cpp:...`); None: the run's --model
     model: str | None = None
+    #: True: the run's tuned adapter on the run's engine (`llama-cpp:adapter=shop`), see `model_spec`
+    tuned: bool = False
     #: a configuration whose *first attempt* this one is: with greedy first tries the
     #: harness reads the answer off that configuration's translation instead of generating
     #: again (`no-retry` is `default`'s first attempt); None: always generate
@@ -61,7 +72,11 @@ class Config:
     def translate_kwargs(self) -> dict[str, Any]:
         return dict(self.kwargs)
 
-    def model_spec(self, run_model: str | None) -> str | None:
+    def model_spec(self, run_model: str | None, adapter: str = "shop") -> str | None:
+        """The model this configuration runs: its own, the run's tuned adapter, or the run's --model."""
+        if self.tuned:
+            engine = (run_model or "embedded").split(":", 1)[0]
+            return f"{engine}:adapter={adapter}"
         return self.model if self.model is not None else run_model
 
     def label(self) -> str:
@@ -69,6 +84,8 @@ class Config:
         settings = ", ".join(f"{k}={v}" for k, v in self.kwargs.items())
         if self.model:
             settings = ", ".join(filter(None, [settings, f"model={self.model}"]))
+        if self.tuned:
+            settings = ", ".join(filter(None, [settings, "tuned adapter"]))
         return f"{self.name} ({settings})" if settings else self.name
 
 
@@ -102,6 +119,13 @@ register(Config("no-retrieval", "retrieval", "few-shot pairs not retrieved for t
 register(Config("exec-choice", "choice", "execution-guided choice among sampled candidates (nlq.choice)",
                 {"choose": "exec"}))
 
+# issue #7's ladder: prompt only -> + retrieval (`default`) -> + tuned adapter -> + execution-guided choice
+register(Config("prompt-only", "stack", "no few-shot pairs: instructions and the catalog slice only",
+                {"k_examples": 0, "retrieval": "none"}))
+register(Config("adapter", "stack", "the tuned adapter (--adapter) with its compact prompt", tuned=True))
+register(Config("adapter-exec-choice", "stack", "the tuned adapter, then execution-guided choice among "
+                "sampled candidates", {"choose": "exec"}, tuned=True))
+
 #: `--ablations [PRESET]`: named sets of ablations
 PRESETS: dict[str, tuple[str, ...]] = {
     "all": ("unconstrained", "grammar", "no-retry", "k0", "k4", "k8"),
@@ -110,6 +134,7 @@ PRESETS: dict[str, tuple[str, ...]] = {
     "examples": ("k0", "k4", "k8"),
     "retrieval": ("bm25", "embedding", "hybrid", "no-retrieval"),
     "choice": ("exec-choice",),
+    "stack": ("prompt-only", DEFAULT, "adapter", "adapter-exec-choice"),
 }
 
 

@@ -73,15 +73,19 @@ class TimedScorer(Scorer):
                 self.gold_runs += 1
 
 
-def model_translator(run_model: str | None) -> Translator:
-    """A translator over the real backends: one loaded model per spec, kwargs from the config."""
+def model_translator(run_model: str | None, adapter: str = "shop") -> Translator:
+    """A translator over the real backends: one loaded model per spec, kwargs from the config.
+
+    `adapter` (a name under adapters/ or a directory) is the one configurations marked
+    `tuned` load on the run's engine.
+    """
     from nlq.models import load_model
     from nlq.translate import translate
 
     backends: dict[str | None, Any] = {}
 
     def run(case: Case, catalog: Catalog, config: Config):
-        spec = config.model_spec(run_model)
+        spec = config.model_spec(run_model, adapter)
         if spec not in backends:
             backends[spec] = load_model(spec)
         return translate(case.question, case.dialect, catalog, backends[spec], **config.translate_kwargs())
