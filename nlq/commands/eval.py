@@ -56,10 +56,18 @@ from nlq.errors import UsageError
 )
 @click.option("--neighbours-only", is_flag=True, help="Run only the neighbour check (no model).")
 @click.option(
-    "--variants",
-    default="shop-a,shop-b,shop-c",
+    "--world",
+    type=click.Choice(["shop", "renamed"]),
+    default="shop",
     show_default=True,
-    help="Snapshot variants to compare answers on (comma-separated).",
+    help="Benchmark world: the shop, or `renamed`, the shop's cases, catalogs and snapshots with every "
+    "service and application metric renamed (snapshots/renamed/rename.yaml; the transfer test).",
+)
+@click.option(
+    "--variants",
+    default=None,
+    help="Snapshot variants to compare answers on (comma-separated); default shop-a,shop-b,shop-c "
+    "(renamed-a,renamed-b,renamed-c with --world renamed).",
 )
 @click.option("--limit", type=int, default=None, help="Only the first N cases (after --dialect).")
 @click.option(
@@ -137,6 +145,7 @@ def command(
     use_gold,
     neighbours,
     neighbours_only,
+    world,
     variants,
     limit,
     every,
@@ -167,9 +176,11 @@ def command(
       nlq eval --ablations --budget 30     # all cases; ablations as time allows
       nlq eval --model llama-cpp:base --best prompt-only --ablations stack --sample 60
       nlq eval --gold --neighbours --dialect logql --limit 20
+      nlq eval --world renamed --model embedded:adapter=DIR --out out/eval-renamed
     """
     from nlq.evaluation import load_cases
     from nlq.evaluation.ablations import resolve
+    from nlq.evaluation.cases import world_cases
     from nlq.evaluation.gold_cache import GoldCache
     from nlq.evaluation.neighbours import neighbour_check
     from nlq.evaluation.report import render_markdown, write_ablation_chart, write_chart
@@ -180,12 +191,13 @@ def command(
         spread_order,
         stratified_sample,
     )
+    from nlq.evaluation.scoring import world_defaults
 
     for name, value in (("--every", every), ("--sample", sample), ("--limit", limit),
                         ("--ablation-sample", ablation_sample), ("--budget", budget)):
         if value is not None and value < 1:
             raise UsageError(f"{name} takes a positive number, not {value}")
-    cases = load_cases(list(case_files) or None, dialect=dialect)
+    cases, left_out = world_cases(load_cases(list(case_files) or None, dialect=dialect), world)
     if ids:
         wanted = set(ids)
         cases = [c for c in cases if c.id in wanted]
@@ -205,8 +217,8 @@ def command(
     if use_gold and len(configs) > 1:
         raise UsageError("--gold scores the golds themselves; ablations need a model (drop --gold)")
     ablation_ids = {c.id for c in (stratified_sample(cases, ablation_sample) if ablation_sample else cases)}
-    names = [v.strip() for v in variants.split(",") if v.strip()]
-    scorer = TimedScorer(names, gold_cache=GoldCache() if gold_cache else None)
+    names = [v.strip() for v in variants.split(",") if v.strip()] if variants else list(world_defaults(world)[0])
+    scorer = TimedScorer(names, gold_cache=GoldCache() if gold_cache else None, world=world)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     started = time.time()
@@ -265,6 +277,7 @@ def command(
         "model": "gold (no model)"
         if use_gold
         else (rows[0].extra.get("model") if rows else model) or "default",
+        "world": world,
         "cases": len(cases),
         "variants": ", ".join(names),
         "command": "nlq eval "
@@ -278,11 +291,13 @@ def command(
             + ", ".join(f"`{c.name}`" for c in configs[1:])
             + (f" on a stratified sample of {ablated}" if ablated < len(cases) else " on the same cases")
         )
+    if left_out:
+        meta["left out of this world"] = "; ".join(f"{k}: {v}" for k, v in sorted(left_out.items()))
     if budget_note:
         meta["time budget"] = f"{budget:g} min: {budget_note}"
     if interrupted:
         meta["interrupted"] = interrupted + " (the figures cover the cases done)"
-    worlds = sorted({r.score.world for r in rows} - {"shop"})
+    worlds = sorted({r.score.world for r in rows} - {"shop", "renamed"})
     if worlds:
         meta["synthesized worlds"] = (
             ", ".join(worlds) + " (from the cases' own catalogs; variants synth-1..3)"

@@ -226,3 +226,26 @@ def load_cases(paths: list[str | Path] | None = None, dialect: str | None = None
             if dialect is None or case.dialect == dialect:
                 cases.append(case)
     return cases
+
+
+def world_cases(cases: list[Case], world: str) -> tuple[list[Case], dict[str, str]]:
+    """(the cases of `world`, {id: reason} of those left out) for `nlq eval --world`.
+
+    `shop` keeps the cases as they are.  `renamed` is the transfer test of issue
+    #7: each shop case with its question and gold renamed (`nlq.snapshot.renamed`),
+    without the cases snapshots/renamed/rename.yaml excludes, with their reasons.
+    A case with its own catalog has its own world and cannot be renamed.
+    """
+    if world == "shop":
+        return cases, {}
+    if world != "renamed":
+        raise UsageError(f"unknown world {world!r}: choose shop or renamed")
+    from nlq.snapshot.renamed import excluded_cases, rename_case
+
+    own = [c.id for c in cases if c.catalog is not None]
+    if own:
+        raise UsageError(f"--world renamed renames the shop's cases; {', '.join(own[:3])} bring(s) "
+                         "a catalog of their own (scored on its own synthesized world): drop them or --world shop")
+    excluded = excluded_cases()
+    left_out = {c.id: excluded[c.id] for c in cases if c.id in excluded}
+    return [rename_case(c) for c in cases if c.id not in excluded], left_out

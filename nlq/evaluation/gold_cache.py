@@ -41,18 +41,24 @@ def code_fingerprint() -> str:
 
 
 def snapshot_fingerprint(variant: str) -> str | None:
-    """Path, size and mtime of a shop variant's DuckDB file (None when it is not a shop variant)."""
+    """Path, size and mtime of a shop or renamed variant's DuckDB file (None for any other).
+
+    A renamed variant's (`renamed-a`, nlq.snapshot.renamed) starts with its world,
+    `renamed|`, so shop and renamed answers never share a key; a shop variant's
+    key is as it always was, so caches made before the renamed world stay valid.
+    """
     from nlq.snapshot import snapshot_path
+    from nlq.snapshot.renamed import is_renamed_variant, renamed_path
     from nlq.snapshot.store import is_snapshot_file
 
     if is_snapshot_file(variant):
         return None
-    path = snapshot_path(variant)
+    world, path = ("renamed|", renamed_path(variant)) if is_renamed_variant(variant) else ("", snapshot_path(variant))
     try:
         stat = path.stat()
     except OSError:
         return None
-    return f"{path}|{stat.st_size}|{stat.st_mtime_ns}"
+    return f"{world}{path}|{stat.st_size}|{stat.st_mtime_ns}"
 
 
 class GoldCache:

@@ -31,14 +31,36 @@ from typing import Any
 
 from nlq import dialects
 from nlq.catalog import Catalog, load_catalog
-from nlq.errors import NlqError, QueryError
+from nlq.errors import NlqError, QueryError, UsageError
 from nlq.evaluation.cases import Case
 from nlq.results import Result, compare
 
 SHOP_WORLD = "shop"
+#: the shop under other names (nlq.snapshot.renamed): the transfer test of issue #7
+RENAMED_WORLD = "renamed"
+WORLDS = (SHOP_WORLD, RENAMED_WORLD)
 
 CATALOG_DIR = Path(__file__).resolve().parents[2] / "snapshots" / "catalog"
 DEFAULT_VARIANTS = ("shop-a", "shop-b", "shop-c")
+
+
+def world_defaults(world: str) -> tuple[tuple[str, ...], Path]:
+    """(variants, catalog folder) of a benchmark world: `shop` or `renamed`."""
+    if world == SHOP_WORLD:
+        return DEFAULT_VARIANTS, CATALOG_DIR
+    if world == RENAMED_WORLD:
+        from nlq.snapshot.renamed import RENAMED_CATALOG_DIR, RENAMED_VARIANTS
+
+        return tuple(RENAMED_VARIANTS), RENAMED_CATALOG_DIR
+    raise UsageError(f"unknown world {world!r}: choose one of {', '.join(WORLDS)}")
+
+
+def open_variant(name: str) -> Any:
+    """A connection to a shop variant, a renamed one (`renamed-a`) or a snapshot file."""
+    from nlq.snapshot import open_snapshot
+    from nlq.snapshot.renamed import is_renamed_variant, open_renamed
+
+    return open_renamed(name) if is_renamed_variant(name) else open_snapshot(name)
 
 
 @dataclass
@@ -55,7 +77,8 @@ class Score:
     per_variant: dict[str, bool] = field(default_factory=dict)
     #: False when the gold returns nothing on every variant: execution cannot judge the case
     scorable: bool = True
-    world: str = SHOP_WORLD  # "shop", or "synth:<catalog fingerprint>" for a case's own catalog
+    #: "shop", "renamed", or "synth:<catalog fingerprint>" for a case's own catalog
+    world: str = SHOP_WORLD
 
     def to_dict(self) -> dict:
         return {
@@ -75,18 +98,24 @@ class Score:
 class Scorer:
     """Runs queries on the snapshot variants, caching connections and gold answers.
 
-    Shop cases run on `variants` (shop names); a case with its own catalog runs
-    on the `synth_variants` variants of its catalog's synthesized world.
+    Cases without a catalog of their own run on `variants` of `world`: the shop
+    (shop-a..c, snapshots/catalog/) or the renamed shop (renamed-a..c,
+    snapshots/renamed/catalog/, for cases renamed by `nlq.snapshot.renamed.rename_case`);
+    a case with its own catalog runs on the `synth_variants` variants of its
+    catalog's synthesized world.
     """
 
     def __init__(
         self,
-        variants: tuple[str, ...] | list[str] = DEFAULT_VARIANTS,
-        catalog_dir: Path = CATALOG_DIR,
+        variants: tuple[str, ...] | list[str] | None = None,
+        catalog_dir: Path | None = None,
         synth_variants: int = 3,
+        world: str = SHOP_WORLD,
     ):
-        self.variants = tuple(variants)
-        self.catalog_dir = Path(catalog_dir)
+        default_variants, default_catalogs = world_defaults(world)
+        self.world = world
+        self.variants = tuple(variants or default_variants)
+        self.catalog_dir = Path(catalog_dir or default_catalogs)
         self.synth_variants = synth_variants
         self._gold: dict[tuple[str, str, str], Result | Exception] = {}
         self._catalogs: dict[str, Catalog] = {}
@@ -95,9 +124,7 @@ class Scorer:
 
     @cached_property
     def connections(self) -> dict[str, Any]:
-        from nlq.snapshot import open_snapshot
-
-        return {name: open_snapshot(name) for name in self.variants}
+        return {name: open_variant(name) for name in self.variants}
 
     def catalog(self, dialect: str) -> Catalog:
         """The shop's catalog of `dialect`."""
@@ -106,13 +133,13 @@ class Scorer:
         return self._catalogs[dialect]
 
     def catalog_for(self, case: Case) -> Catalog:
-        """The catalog `case` is translated and checked with: its own, else the shop's."""
+        """The catalog `case` is translated and checked with: its own, else its world's."""
         return case.catalog if case.catalog is not None else self.catalog(case.dialect)
 
     def world_of(self, case: Case) -> str:
-        """"shop", or "synth:<fingerprint>" of the case's own catalog."""
+        """The scorer's world ("shop", "renamed"), or "synth:<fingerprint>" of the case's own catalog."""
         if case.catalog is None:
-            return SHOP_WORLD
+            return self.world
         key = (id(case.catalog), case.gold)
         known = self._fingerprints.get(key)
         if known is None:  # hashing a large catalog takes a while: once per catalog object and gold
@@ -127,7 +154,7 @@ class Scorer:
     def world_connections(self, case: Case) -> dict[str, Any]:
         """{variant: connection} of the world `case` is scored on (synthesized on first use)."""
         world = self.world_of(case)
-        if world == SHOP_WORLD:
+        if world == self.world:
             return self.connections
         if world not in self._worlds:
             from nlq.snapshot import open_snapshot

@@ -26,10 +26,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
-from dataclasses import dataclass
+import shutil
+from dataclasses import dataclass, replace
 from functools import cached_property, lru_cache
 from pathlib import Path
+
+import duckdb
+import numpy as np
 
 from nlq.catalog import Catalog, LogField, Metric
 from nlq.errors import UsageError
@@ -177,3 +182,250 @@ def renamed_catalogs_from_shop(rename: RenameMap | None = None) -> dict[str, Cat
 
     return {d: rename_catalog(load_catalog(catalog_path(d), d), rename)
             for d in ("promql", "logql", "datadog-metrics", "datadog-logs")}
+
+
+# -- snapshots ---------------------------------------------------------------
+
+#: bump when the way a snapshot is renamed changes, so cached files are rebuilt
+RENAME_RULE_VERSION = "1"
+#: table -> its columns in order, each with how it is stored: "text" (VARCHAR, renamed),
+#: "keep" (copied as it is), "map" / "list" / "json" (renamed as their JSON text)
+RENAMED_COLUMNS: dict[str, list[tuple[str, str]]] = {
+    "prom_metadata": [("metric", "text"), ("type", "keep"), ("help", "text"), ("unit", "keep"),
+                      ("family", "text")],
+    "prom_series": [("series_id", "keep"), ("metric", "text"), ("labels", "map"), ("labels_key", "text")],
+    "log_streams": [("stream_id", "keep"), ("labels", "map")],
+    "log_lines": [("stream_id", "keep"), ("ts", "keep"), ("line", "text"), ("metadata", "map")],
+    "dd_metrics": [("metric", "text"), ("type", "keep"), ("interval_s", "keep"), ("unit", "keep"),
+                   ("description", "text")],
+    "dd_series": [("series_id", "keep"), ("metric", "text"), ("tags", "list")],
+    "dd_logs": [("ts", "keep"), ("service", "text"), ("host", "text"), ("status", "keep"), ("source", "keep"),
+                ("message", "text"), ("tags", "list"), ("attributes", "json")],
+}
+_READ = {"text": "{0}", "keep": "{0}", "map": "to_json({0})::VARCHAR", "list": "to_json({0})::VARCHAR",
+         "json": "{0}::VARCHAR"}
+#: back to the column's own type ({1}): maps and lists through their JSON text
+_WRITE = {"text": "CAST({0} AS {1}) AS {0}", "keep": "CAST({0} AS {1}) AS {0}",
+          "map": "{0}::JSON::{1} AS {0}", "list": "{0}::JSON::{1} AS {0}", "json": "{0}::JSON AS {0}"}
+
+
+def renamed_names() -> list[str]:
+    return list(RENAMED_VARIANTS)
+
+
+def is_renamed_variant(name: object) -> bool:
+    return isinstance(name, str) and name in RENAMED_VARIANTS
+
+
+def renamed_key(rename: RenameMap | None = None) -> str:
+    """What a renamed file depends on: the map, the shop generator and the renaming rule."""
+    from nlq.snapshot.store import GENERATOR_VERSION
+
+    rename = rename or default_map()
+    return f"{rename.fingerprint}-g{GENERATOR_VERSION}-r{RENAME_RULE_VERSION}"
+
+
+def renamed_path(name: str, rename: RenameMap | None = None) -> Path:
+    """`<snapshot cache>/renamed-a-<key>.duckdb`: another map or generator, another file."""
+    from nlq.snapshot.store import cache_dir
+
+    if name not in RENAMED_VARIANTS:
+        raise UsageError(f"unknown renamed snapshot {name!r}: choose one of {', '.join(RENAMED_VARIANTS)}")
+    return cache_dir() / f"{name}-{renamed_key(rename)}.duckdb"
+
+
+def build_renamed(name: str, path: Path | None = None, rename: RenameMap | None = None) -> Path:
+    """Copy the shop variant behind `name` and rename every string column where names appear."""
+    from nlq.snapshot.store import TABLE_ORDER, open_snapshot, snapshot_path
+
+    rename = rename or default_map()
+    path = path or renamed_path(name, rename)
+    shop = RENAMED_VARIANTS[name]
+    open_snapshot(shop).close()  # builds the shop file on first use
+    tmp = path.with_suffix(f".tmp{os.getpid()}")
+    tmp.unlink(missing_ok=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(snapshot_path(shop), tmp)
+    con = duckdb.connect(str(tmp))
+    try:
+        for table, columns in RENAMED_COLUMNS.items():
+            rows = con.execute("SELECT " + ", ".join(_READ[kind].format(col) for col, kind in columns)
+                               + f" FROM {table}").fetchall()
+            data = {}
+            for i, (col, kind) in enumerate(columns):
+                values = [row[i] for row in rows]
+                if kind != "keep":
+                    values = [rename.rename_text(v) if v is not None else None for v in values]
+                data[col] = values
+            types = dict(con.execute("SELECT column_name, data_type FROM information_schema.columns "
+                                     "WHERE table_name = ?", [table]).fetchall())
+            source = {col: _column(values) for col, values in data.items()}
+            con.register("_renamed", source)
+            try:
+                select = ", ".join(_WRITE[kind].format(col, types[col]) for col, kind in columns)
+                con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT {select} FROM _renamed "
+                            f"ORDER BY {TABLE_ORDER[table]}")
+            finally:
+                con.unregister("_renamed")
+        con.execute("UPDATE meta SET value = ? WHERE key = 'name'", [name])
+        con.executemany("INSERT INTO meta VALUES (?, ?)",
+                        [("renamed_from", shop), ("rename_key", renamed_key(rename))])
+        con.execute("CHECKPOINT")
+    finally:
+        con.close()
+    os.replace(tmp, path)
+    return path
+
+
+def _column(values: list) -> np.ndarray:
+    """A numpy column DuckDB can scan: numbers keep their type, strings (and NULLs) are objects."""
+    if values and all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+        return np.array(values, dtype=np.int64)
+    out = np.empty(len(values), dtype=object)
+    out[:] = values
+    return out
+
+
+def open_renamed(name: str, rename: RenameMap | None = None) -> duckdb.DuckDBPyConnection:
+    """A read-only connection to renamed variant `name`, built once on first use."""
+    from nlq.snapshot.store import build_once
+
+    path = renamed_path(name, rename)
+    if not path.exists():
+        build_once(path, lambda: build_renamed(name, path, rename), path.exists)
+    return duckdb.connect(str(path), read_only=True)
+
+
+# -- checks ------------------------------------------------------------------
+
+
+def _word_patterns(names: list[str]) -> re.Pattern:
+    """Case-insensitive whole-word (or whole-metric-name) match of any of `names`."""
+    alternatives = sorted(names, key=len, reverse=True)
+    return re.compile(_METRIC_START + "(" + "|".join(map(re.escape, alternatives)) + ")" + _METRIC_END,
+                      re.IGNORECASE)
+
+
+def find_names(con: duckdb.DuckDBPyConnection, names: list[str]) -> dict[str, str]:
+    """{name: where it occurs, with an example} for each of `names` found in a snapshot's strings."""
+    pattern = _word_patterns(names)
+    found: dict[str, str] = {}
+    for table, columns in RENAMED_COLUMNS.items():
+        for col, kind in columns:
+            if kind == "keep":
+                continue
+            values = con.execute(f"SELECT DISTINCT {_READ[kind].format(col)} FROM {table}").fetchall()
+            for (value,) in values:
+                for match in pattern.finditer(value or ""):
+                    found.setdefault(match.group(1).lower(), f"{table}.{col}: {value[:120]!r}")
+    return found
+
+
+def collisions(rename: RenameMap | None = None, variants: tuple[str, ...] = ("shop-a", "shop-b", "shop-c"),
+               ) -> dict[str, str]:
+    """New names already present in the shop's data: each would merge two things (must be empty)."""
+    from nlq.snapshot.store import open_snapshot
+
+    rename = rename or default_map()
+    found: dict[str, str] = {}
+    for variant in variants:
+        con = open_snapshot(variant)
+        try:
+            for name, where in find_names(con, rename.new_names()).items():
+                found.setdefault(name, f"{variant} {where}")
+        finally:
+            con.close()
+    return found
+
+
+# -- cases and answers -------------------------------------------------------
+
+
+def rename_case(case, rename: RenameMap | None = None):
+    """An eval case of the renamed world: question, gold and notes renamed, id kept.
+
+    The id stays, so a case can be followed from one world to the other; reports
+    and the gold cache tell the worlds apart by `Score.world`, not by id.
+    """
+    rename = rename or default_map()
+    return replace(case, question=rename.rename_text(case.question), gold=rename.rename_text(case.gold),
+                   notes=rename.rename_text(case.notes))
+
+
+def rename_result(result, rename: RenameMap | None = None):
+    """A shop answer under the new names (label names and values, log lines, a string)."""
+    from nlq.results import Result, Series
+
+    rename = rename or default_map()
+    text = rename.rename_text
+    series = [Series({text(k): text(v) for k, v in s.labels.items()}, list(s.samples),
+                     None if s.lines is None else [(t, text(line)) for t, line in s.lines])
+              for s in result.series]
+    return Result(result.type, series, result.ordered, list(result.warnings),
+                  None if result.string is None else text(result.string))
+
+
+def excluded_cases(path: str | Path = RENAME_FILE) -> dict[str, str]:
+    """{case id: reason} of the benchmark cases left out of the renamed world (rename.yaml `exclude:`)."""
+    import yaml
+
+    data = yaml.safe_load(Path(path).read_text()) or {}
+    exclude = data.get("exclude") or {}
+    if not isinstance(exclude, dict):
+        raise UsageError(f"rename map {path}: `exclude:` must map case ids to reasons")
+    return {str(k): str(v) for k, v in exclude.items()}
+
+
+def gold_disagreements(cases: list, rename: RenameMap | None = None, variants: list[str] | None = None,
+                       progress=None) -> dict[str, str]:
+    """{case id: why} for each case whose renamed gold, on a renamed variant, does not give
+    the shop gold's answer on the shop variant under the new names (empty: the rename is
+    an isomorphism for these cases)."""
+    from nlq.engine import run_query
+    from nlq.results import compare
+    from nlq.snapshot.store import open_snapshot
+
+    rename = rename or default_map()
+    variants = variants or list(RENAMED_VARIANTS)
+    pairs = [(open_snapshot(RENAMED_VARIANTS[v]), open_renamed(v, rename), v) for v in variants]
+    problems: dict[str, str] = {}
+    try:
+        for case in cases:
+            renamed = rename_case(case, rename)
+            for shop_con, renamed_con, variant in pairs:
+                try:
+                    before = run_query(case.dialect, case.gold, shop_con, case.time_range())
+                    after = run_query(case.dialect, renamed.gold, renamed_con, case.time_range())
+                except Exception as exc:  # noqa: BLE001 - reported per case, the check goes on
+                    problems[case.id] = f"{variant}: {type(exc).__name__}: {exc}"
+                    break
+                ok, why = compare(rename_result(before, rename), after)
+                if not ok:
+                    problems[case.id] = f"{variant}: {why}"
+                    break
+            if progress:
+                progress(case)
+    finally:
+        for shop_con, renamed_con, _ in pairs:
+            shop_con.close()
+            renamed_con.close()
+    return problems
+
+
+RENAMED_CASES_DIR = RENAMED_DIR / "cases"
+
+
+def write_renamed_cases(folder: Path = RENAMED_CASES_DIR, rename: RenameMap | None = None) -> list[Path]:
+    """The renamed benchmark as JSONL, one file per dialect (for `nlq tune --held-back`:
+    no training pair may repeat a renamed question or gold either).  Excluded cases stay out."""
+    from nlq.evaluation.cases import CASE_FILES, load_cases
+
+    excluded = excluded_cases()
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for dialect, name in CASE_FILES.items():
+        cases = [rename_case(c, rename) for c in load_cases(dialect=dialect) if c.id not in excluded]
+        path = folder / name
+        path.write_text("".join(json.dumps(c.to_dict()) + "\n" for c in cases))
+        paths.append(path)
+    return paths
