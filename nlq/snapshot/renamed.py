@@ -186,8 +186,6 @@ def renamed_catalogs_from_shop(rename: RenameMap | None = None) -> dict[str, Cat
 
 # -- snapshots ---------------------------------------------------------------
 
-#: bump when the way a snapshot is renamed changes, so cached files are rebuilt
-RENAME_RULE_VERSION = "1"
 #: table -> its columns in order, each with how it is stored: "text" (VARCHAR, renamed),
 #: "keep" (copied as it is), "map" / "list" / "json" (renamed as their JSON text)
 RENAMED_COLUMNS: dict[str, list[tuple[str, str]]] = {
@@ -217,12 +215,18 @@ def is_renamed_variant(name: object) -> bool:
     return isinstance(name, str) and name in RENAMED_VARIANTS
 
 
+@lru_cache(maxsize=1)
+def rule_fingerprint() -> str:
+    """A hash of this module's source: a changed renaming rule gets new files, never stale ones."""
+    return hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:8]
+
+
 def renamed_key(rename: RenameMap | None = None) -> str:
     """What a renamed file depends on: the map, the shop generator and the renaming rule."""
     from nlq.snapshot.store import GENERATOR_VERSION
 
     rename = rename or default_map()
-    return f"{rename.fingerprint}-g{GENERATOR_VERSION}-r{RENAME_RULE_VERSION}"
+    return f"{rename.fingerprint}-g{GENERATOR_VERSION}-{rule_fingerprint()}"
 
 
 def renamed_path(name: str, rename: RenameMap | None = None) -> Path:
@@ -274,6 +278,9 @@ def build_renamed(name: str, path: Path | None = None, rename: RenameMap | None 
     finally:
         con.close()
     os.replace(tmp, path)
+    for stale in path.parent.glob(f"{name}-*.duckdb"):  # made from another map or rule: never read again
+        if stale != path:
+            stale.unlink(missing_ok=True)
     return path
 
 
