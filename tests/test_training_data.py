@@ -21,6 +21,8 @@ from nlq.training.tune import TuneConfig, resolve_catalogs
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED_INFO = ROOT / "adapters" / "shop" / "nlq-adapter.json"
 EVAL_FILES = tuple(str(p) for p in sorted((ROOT / "evals").glob("*.jsonl")))
+RENAMED_CASES = ROOT / "snapshots" / "renamed" / "cases"
+RENAMED_CATALOGS = ROOT / "snapshots" / "renamed" / "catalog"
 
 
 def _question(text: str) -> str:
@@ -35,15 +37,16 @@ def _canonical(dialect: str, query: str) -> str:
         return query.strip()
 
 
-def _eval_cases() -> list[dict]:
+def _eval_cases(folder: Path = ROOT / "evals") -> list[dict]:
     cases = []
-    for path in sorted((ROOT / "evals").glob("*.jsonl")):
+    for path in sorted(folder.glob("*.jsonl")):
         cases += [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
     return cases
 
 
-def _assert_disjoint(pairs: list[TrainingPair]) -> None:
-    cases = _eval_cases()
+def _assert_disjoint(pairs: list[TrainingPair], folder: Path = ROOT / "evals") -> None:
+    cases = _eval_cases(folder)
+    assert cases
     questions = {_question(c["question"]) for c in cases}
     golds = {(c["dialect"], _canonical(c["dialect"], c["gold"])) for c in cases}
     same_question = [p.question for p in pairs if _question(p.question) in questions]
@@ -83,3 +86,16 @@ def test_a_pair_repeating_an_eval_case_is_recognized():
     assert held_back.repeats(TrainingPair("something never asked", case["gold"], case["dialect"], "fewshot"))
     assert not held_back.repeats(TrainingPair("something never asked", "up == 0 or up == 1", "promql", "fewshot"))
 
+
+
+def test_training_set_of_the_renamed_world_shares_nothing_with_its_benchmark():
+    """The transfer test's adapter is trained on the renamed catalogs: `nlq tune` holds back the renamed cases."""
+    from nlq.commands.tune import BENCHMARK_FILES
+
+    assert {p.parent for p in BENCHMARK_FILES} == {ROOT / "evals", RENAMED_CASES}
+    dialects = ("promql", "datadog-logs")
+    config = TuneConfig(dialects=dialects, catalogs={d: str(RENAMED_CATALOGS / f"{d}.json") for d in dialects})
+    pairs = training_pairs(resolve_catalogs(config), 60, 0, fewshot=False,
+                           held_back=held_back_cases(tuple(str(p) for p in BENCHMARK_FILES)))
+    assert any("basket" in p.query for p in pairs)  # really the renamed catalogs
+    _assert_disjoint(pairs, RENAMED_CASES)

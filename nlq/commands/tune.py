@@ -11,7 +11,10 @@ import click
 from nlq.training.data import DIALECTS
 
 #: the benchmark: no training pair may repeat one of its questions or gold queries
-BENCHMARK = Path(__file__).resolve().parents[2] / "evals"
+ROOT = Path(__file__).resolve().parents[2]
+#: held back by default: the benchmark, and its renamed copy of the transfer test (issue #7)
+BENCHMARK_FILES = (*sorted((ROOT / "evals").glob("*.jsonl")),
+                   *sorted((ROOT / "snapshots" / "renamed" / "cases").glob("*.jsonl")))
 
 
 @click.command("tune")
@@ -34,7 +37,7 @@ BENCHMARK = Path(__file__).resolve().parents[2] / "evals"
                    "--rank and --lr; never the eval cases).")
 @click.option("--held-back", "held_back", multiple=True, type=click.Path(exists=True, dir_okay=False),
               help="JSONL cases no training pair may repeat (question or query). Repeatable; default "
-                   "every evals/*.jsonl.")
+                   "every evals/*.jsonl and its renamed copy, snapshots/renamed/cases/*.jsonl.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--threads", type=click.IntRange(1, 256), default=None, help="CPU threads for torch (default 1: on a busy small machine more threads fight).")
 @click.option("--out", "out", type=click.Path(file_okay=False), default="adapters/shop", show_default=True,
@@ -67,7 +70,7 @@ def command(catalogs, dialects, n, no_fewshot, epochs, lr, rank, batch_size, max
         dialects=chosen, catalogs=dict(zip(chosen, catalogs, strict=False)), n=n, fewshot=not no_fewshot,
         epochs=epochs, lr=lr, rank=rank, batch_size=batch_size, seed=seed, threads=threads, out=out,
         held_out=held_out, max_steps=max_steps, max_minutes=max_minutes,
-        held_back=tuple(held_back) or tuple(str(p) for p in sorted(BENCHMARK.glob("*.jsonl"))),
+        held_back=tuple(held_back) or tuple(str(p) for p in BENCHMARK_FILES),
     )
     bar = None
 

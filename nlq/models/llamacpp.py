@@ -106,6 +106,7 @@ class LlamaCppModel:
         self.cached_tokens = 0
         # one llama.cpp context: requests from several threads (the service) take turns
         self._lock = threading.Lock()
+        self._jinja: Any = None
 
     def _eos_id(self) -> int:
         ids = self.llm.tokenize(CHAT_EOS, add_bos=False, special=True)
@@ -115,14 +116,20 @@ class LlamaCppModel:
     def render(self, messages: Messages) -> list[int]:
         """Token ids of the chat prompt, ending with the assistant header (as transformers renders it)."""
         if self._template:
-            from jinja2.sandbox import ImmutableSandboxedEnvironment
-
-            env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True)
-            text = env.from_string(self._template).render(messages=messages, add_generation_prompt=True)
+            text = self._compiled_template().render(messages=messages, add_generation_prompt=True)
         else:  # ChatML, SmolLM2's format
             text = "".join(f"<|im_start|>{m['role']}\n{m['content']}<|im_end|>\n" for m in messages)
             text += "<|im_start|>assistant\n"
         return self.llm.tokenize(text.encode(), add_bos=False, special=True)
+
+    def _compiled_template(self) -> Any:
+        """The GGUF's chat template, compiled once (compiling took ~25 ms, on every prompt)."""
+        if self._jinja is None:
+            from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+            env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True)
+            self._jinja = env.from_string(self._template)
+        return self._jinja
 
     def count_tokens(self, messages: Messages) -> int:
         return len(self.render(messages))
