@@ -40,6 +40,9 @@ def test_the_map_loads_and_a_bad_one_is_a_clear_error(rename, tmp_path):
     bad.write_text("services:\n  cart: trolley\n  search: trolley\nmetrics: {}\n")
     with pytest.raises(UsageError, match="same new name"):
         rn.load_rename_map(bad)
+    bad.write_text("services:\n  cart: trolley\nmetrics:\n  up: cart.up\n")
+    with pytest.raises(UsageError, match="old service name"):
+        rn.load_rename_map(bad)
     with pytest.raises(UsageError, match="not found"):
         rn.load_rename_map(tmp_path / "missing.yaml")
 

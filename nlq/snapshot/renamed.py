@@ -19,7 +19,9 @@ words (`\\b...\\b`, longest first) in lower case and Capitalised form, so that
 `/api/trolley`, while `cart_items` (`_` is a word character) stays.
 
 Because none of the new names occurs in the shop's data (`collisions` checks),
-the rename is one-to-one: every gold, renamed, finds the renamed answer.
+the rename is one-to-one: every gold, renamed, finds the shop's answer renamed
+(`gold_disagreements`), except LogQL byte counts, which follow the lines'
+lengths (`expected_difference`).
 """
 
 from __future__ import annotations
@@ -67,7 +69,7 @@ class RenameMap:
         return hashlib.sha256(text.encode()).hexdigest()[:12]
 
     def new_names(self) -> list[str]:
-        """Every new service and metric name (with the histogram series of renamed families)."""
+        """Every new service and metric name (a histogram family by its base name)."""
         return sorted(set(self.services.values()) | set(self.metrics.values()))
 
     def old_names(self) -> list[str]:
@@ -88,10 +90,6 @@ class RenameMap:
         word = match.group(1)
         new = self.services.get(word)
         return new if new is not None else self.services[word.lower()].capitalize()
-
-    def rename_metric(self, name: str) -> str:
-        """The new name of metric `name` (itself when the map does not rename it)."""
-        return self.rename_text(name)
 
     def rename_text(self, text: str) -> str:
         """`text` with metric names, then service words, renamed."""
@@ -126,7 +124,12 @@ def load_rename_map(path: str | Path = RENAME_FILE) -> RenameMap:
     bad = sorted(s for s in services if not re.fullmatch(r"[a-z][a-z0-9]*", s))
     if bad:
         raise UsageError(f"rename map {path}: service names must be lower-case words: {', '.join(bad)}")
-    return RenameMap(services, metrics, str(path))
+    rename = RenameMap(services, metrics, str(path))
+    # metrics are renamed first, services after: a new metric name holding an old service word would change again
+    twice = sorted(m for m in metrics.values() if rename._service_re.search(m))
+    if twice:
+        raise UsageError(f"rename map {path}: new metric name(s) {', '.join(twice)} hold an old service name")
+    return rename
 
 
 @lru_cache(maxsize=1)
@@ -173,15 +176,6 @@ def write_renamed_catalogs(catalogs: dict[str, Catalog]) -> list[Path]:
         catalog.save(renamed_catalog_path(dialect))
         paths.append(renamed_catalog_path(dialect))
     return paths
-
-
-def renamed_catalogs_from_shop(rename: RenameMap | None = None) -> dict[str, Catalog]:
-    """The committed shop catalogs, renamed."""
-    from nlq.catalog import load_catalog
-    from nlq.snapshot.catalogs import catalog_path
-
-    return {d: rename_catalog(load_catalog(catalog_path(d), d), rename)
-            for d in ("promql", "logql", "datadog-metrics", "datadog-logs")}
 
 
 # -- snapshots ---------------------------------------------------------------
