@@ -32,6 +32,7 @@ query stands.
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 import time
@@ -52,6 +53,7 @@ DEFAULT_BUDGET_S = 2.0
 #: samples (points or log lines) above which a result is dropped: no question an SRE asks
 #: needs more, and comparing such results would cost more than the choice is worth
 MAX_RESULT_SAMPLES = 200_000
+RENAMED_VARIANT = "renamed-a"
 DEFAULT_VARIANT = "shop-a"
 #: how far back candidates are evaluated, as the benchmark does by default (1h at 1m steps)
 DEFAULT_RANGE_MS = 3_600_000
@@ -171,6 +173,10 @@ def snapshot_for(catalog: Catalog | None, dialect: str, queries: list[str] | tup
 
     if catalog is None or catalog_fingerprint(catalog) == catalog_fingerprint(default_catalog(dialect)):
         return _connection(DEFAULT_VARIANT, lambda: snapshot.open_snapshot(DEFAULT_VARIANT)), DEFAULT_VARIANT
+    if _is_renamed_catalog(catalog, dialect):  # the transfer test's world has real data, not synthesized
+        from nlq.snapshot.renamed import open_renamed
+
+        return _connection(RENAMED_VARIANT, lambda: open_renamed(RENAMED_VARIANT)), RENAMED_VARIANT
     try:
         from nlq.snapshot.worlds import catalog_world, world_catalog
 
@@ -180,6 +186,24 @@ def snapshot_for(catalog: Catalog | None, dialect: str, queries: list[str] | tup
         raise ChoiceUnavailable(f"execution-guided choice skipped: no local world could be synthesized for this "
                                 f"catalog ({type(exc).__name__}: {exc}); the greedy query stands") from exc
     return _connection(str(path), lambda: snapshot.open_snapshot(path)), f"{name}:{path.parent.name}"
+
+
+def _is_renamed_catalog(catalog: Catalog, dialect: str) -> bool:
+    """True for the renamed world's catalog (snapshots/renamed/, issue #7's transfer test)."""
+    from nlq.constrain.narrow import catalog_fingerprint
+
+    wanted = _renamed_fingerprint(dialect)
+    return wanted is not None and catalog_fingerprint(catalog) == wanted
+
+
+@functools.cache
+def _renamed_fingerprint(dialect: str) -> str | None:
+    from nlq.catalog import load_catalog
+    from nlq.constrain.narrow import catalog_fingerprint
+    from nlq.snapshot.renamed import renamed_catalog_path
+
+    path = renamed_catalog_path(dialect)
+    return catalog_fingerprint(load_catalog(path, dialect)) if path.is_file() else None
 
 
 def _connection(key: str, opener: Any) -> Any:

@@ -192,3 +192,16 @@ def test_real_model_candidates_are_run_and_voted(catalog):
         winner = choice["candidates"][choice["chosen"]]
         assert winner["votes"] == max(c["votes"] for c in choice["candidates"])
         assert result.ok
+
+
+def test_the_renamed_worlds_catalog_runs_on_its_own_renamed_data():
+    """Execution-guided choice on the transfer test's world votes on renamed-a, not a synthesized world."""
+    from nlq.catalog import load_catalog
+    from nlq.choice import snapshot_for
+    from nlq.snapshot.renamed import renamed_catalog_path
+
+    catalog = load_catalog(renamed_catalog_path("promql"), "promql")
+    con, name = snapshot_for(catalog, "promql")
+    assert name == "renamed-a"
+    renamed = con.execute("SELECT count(*) FROM prom_series WHERE metric = 'web_calls_total'").fetchone()[0]
+    assert renamed > 0
