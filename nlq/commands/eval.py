@@ -325,7 +325,8 @@ def command(
             report,
             chart,
             best=configs[0].name,
-            labels={c.name: f"{c.description} ({c.label()})" for c in configs},
+            labels={c.name: f"{c.description} ({c.label()})" + (f": `{c.model_spec(model, adapter)}`" if c.tuned else "")
+                    for c in configs},
             ablation_chart=ablation_chart,
             timing=timing,
         )
