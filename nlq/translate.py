@@ -40,7 +40,19 @@ from nlq.prompting.retrieval import check_retrieval
 
 MAX_QUESTION_CHARS = 1000
 DEFAULT_MAX_RETRIES = 2
-DEFAULT_MAX_TOKENS = 96
+#: Tokens a query may take, per dialect: about 1.25x the longest curated query in
+#: fewshot/ with SmolLM2's tokenizer (promql 80, logql 103, datadog-metrics 52,
+#: datadog-logs 51 on 2026-11-23; tests/test_translate_budget.py keeps them above
+#: every curated query).  A guard against degenerate output: a model that starts
+#: repeating a term is cut off at a length no real query of the dialect needs.
+TOKEN_BUDGET = {"promql": 100, "logql": 128, "datadog-metrics": 72, "datadog-logs": 64}
+
+
+def token_budget(dialect: str) -> int:
+    """The most tokens a `dialect` query may take (`TOKEN_BUDGET`; 96 for a dialect it does not list)."""
+    return TOKEN_BUDGET.get(dialect, 96)
+
+
 #: decoding grammars translate() can use: narrowed to the catalog, the dialect's own, none
 CONSTRAINTS = ("catalog", "grammar", "none")
 SNAPSHOT_DIR = Path(__file__).resolve().parent.parent / "snapshots" / "catalog"
@@ -243,7 +255,7 @@ def translate(
     model: Any = None,
     *,
     max_retries: int = DEFAULT_MAX_RETRIES,
-    max_tokens: int = DEFAULT_MAX_TOKENS,
+    max_tokens: int | None = None,
     temperature: float = 0.0,
     k_examples: int = 3,
     retry_samples: int = 3,
@@ -286,6 +298,7 @@ def translate(
     if bank is None or explicit_retrieval:
         bank = (bank if bank is not None else FewShotBank.load(dialect)).with_retrieval(check_retrieval(retrieval))
     spec = dialects.get(dialect)
+    max_tokens = token_budget(dialect) if max_tokens is None else max_tokens
     if isinstance(catalog, str | Path):
         catalog = load_catalog(catalog, dialect)
     result = Translation(question=question, dialect=dialect, status="refused",

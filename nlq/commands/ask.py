@@ -10,7 +10,7 @@ from nlq.catalog import load_catalog
 from nlq.choice import CHOICE_MODES, DEFAULT_CANDIDATES
 from nlq.commands._common import dialect_option, json_option
 from nlq.prompting.retrieval import DEFAULT_RETRIEVAL, RETRIEVAL_METHODS
-from nlq.translate import DEFAULT_MAX_RETRIES, DEFAULT_MAX_TOKENS, default_catalog, translate
+from nlq.translate import DEFAULT_MAX_RETRIES, TOKEN_BUDGET, default_catalog, translate
 
 
 @click.command("ask")
@@ -24,8 +24,9 @@ from nlq.translate import DEFAULT_MAX_RETRIES, DEFAULT_MAX_TOKENS, default_catal
                    "NLQ_MODEL sets the default.")
 @click.option("--max-retries", type=click.IntRange(0, 10), default=DEFAULT_MAX_RETRIES, show_default=True,
               help="Further attempts after an invalid query, each with the error fed back.")
-@click.option("--max-tokens", type=click.IntRange(8, 1024), default=DEFAULT_MAX_TOKENS, show_default=True,
-              help="Token budget for one query.")
+@click.option("--max-tokens", type=click.IntRange(8, 1024), default=None,
+              help="Token budget for one query (default per dialect: "
+                   + ", ".join(f"{d} {n}" for d, n in TOKEN_BUDGET.items()) + ").")
 @click.option("--retrieval", type=click.Choice(RETRIEVAL_METHODS), default=None,
               help=f"How few-shot pairs are found (default {DEFAULT_RETRIEVAL}).")
 @click.option("--choose", "choose", type=click.Choice(CHOICE_MODES), default="greedy", show_default=True,
@@ -35,7 +36,7 @@ from nlq.translate import DEFAULT_MAX_RETRIES, DEFAULT_MAX_TOKENS, default_catal
               help="Sampled candidates for --choose exec (besides the greedy one).")
 @json_option
 def command(question: str, dialect: str, catalog_path: str | None, no_catalog: bool, model: str | None,
-            max_retries: int, max_tokens: int, retrieval: str | None, choose: str, candidates: int,
+            max_retries: int, max_tokens: int | None, retrieval: str | None, choose: str, candidates: int,
             as_json: bool):
     """Translate QUESTION into a DIALECT query, checked against the catalog.
 

@@ -29,7 +29,7 @@ from nlq.service.telemetry import (
     span_attributes_before,
     tracer,
 )
-from nlq.translate import DEFAULT_MAX_TOKENS, Translation, screen, translate
+from nlq.translate import Translation, screen, token_budget, translate
 
 LOGGER = logging.getLogger("nlq.service.translator")
 
@@ -134,7 +134,7 @@ class ServiceTranslator:
     def _translate_now(self, question: str, dialect: str, endpoint: str) -> Translation:
         self.wait_ready(self.config.translate_timeout_s)
         model_name = getattr(self.model, "name", self.config.model)
-        attributes = span_attributes_before(model_name, dialect, DEFAULT_MAX_TOKENS, 0.0)
+        attributes = span_attributes_before(model_name, dialect, token_budget(dialect), 0.0)
         with tracer().start_as_current_span(f"{OPERATION} {model_name}", kind=SpanKind.INTERNAL,
                                             attributes=attributes) as span:
             try:
