@@ -50,34 +50,86 @@ def _labels_text(labels: dict[str, list[str]], question_words: set[str], prefix:
 
 
 def _ranked_metrics(catalog: Catalog, question_words: set[str], k: int) -> list[str]:
-    """Metric names ranked by BM25 over name, help, label names and values."""
-    names, index = _metric_index(catalog)
-    best = index.top(list(question_words), k) or list(range(min(k, len(names))))
-    return [names[i] for i in best]
+    """The names of the `k` metric families closest to the question: those carrying the most
+    label values the question names first, then by BM25 over name, help, label names and values.
+
+    Value linking, as text-to-SQL systems link schema: "memory of the billing pods"
+    needs a metric that has series for `billing`, however well node_memory_* matches
+    "memory" by name.  A value whose words are all metric-name words of the catalog
+    (`orders` where checkout.order.value exists) is ambiguous and links nothing: BM25
+    weighs it as a name.  A histogram's _bucket, _sum and _count count as one family,
+    so they do not crowd the others out.
+    """
+    index = _metric_index(catalog)
+    scores = index.bm25.scores(list(question_words))
+    linked = index.linked(question_words)
+    if not linked and not any(scores):
+        return index.names[:k]
+    order = sorted(range(len(index.names)), key=lambda i: (-linked.get(i, 0), -scores[i], i))
+    chosen, families = [], set()
+    for i in order:
+        if not (linked.get(i) or scores[i] > 0) or len(families) >= k and index.families[i] not in families:
+            break
+        chosen.append(index.names[i])
+        families.add(index.families[i])
+    return chosen
 
 
-#: id(catalog) -> (a weak reference to it, its metric names, their BM25 index)
-_METRIC_INDEXES: dict[int, tuple[weakref.ref, list[str], BM25]] = {}
+@dataclass
+class _MetricIndex:
+    names: list[str]
+    bm25: BM25
+    #: per metric: its family (histogram and summary series share one), else its name
+    families: list[str]
+    #: first word of a label value -> (the value's words, index of a metric carrying it)
+    values: dict[str, list[tuple[frozenset[str], int]]]
+
+    def linked(self, question_words: set[str]) -> dict[int, int]:
+        """Metric index -> how many distinct label values named in the question it carries."""
+        found: dict[int, set[frozenset[str]]] = {}
+        for word in question_words:
+            for value_words, metric in self.values.get(word, ()):
+                if value_words <= question_words:
+                    found.setdefault(metric, set()).add(value_words)
+        return {metric: len(values) for metric, values in found.items()}
 
 
-def _metric_index(catalog: Catalog) -> tuple[list[str], BM25]:
-    """The catalog's metric names and BM25 index, built once per catalog object: every
-    question and every retry ranks against it (0.7 s to build for 10,000 metrics)."""
+#: id(catalog) -> (a weak reference to it, its index)
+_METRIC_INDEXES: dict[int, tuple[weakref.ref, _MetricIndex]] = {}
+#: label values shorter than this, or without a letter ("1", "ok"), are too common to link
+_LINK_MIN_CHARS = 3
+
+
+def _metric_index(catalog: Catalog) -> _MetricIndex:
+    """The catalog's metric names, BM25 index and value index, built once per catalog object:
+    every question and every retry ranks against it (0.7 s to build for 10,000 metrics)."""
     held = _METRIC_INDEXES.get(id(catalog))
-    if held is not None and held[0]() is catalog and len(held[1]) == len(catalog.metrics):
-        return held[1], held[2]
+    if held is not None and held[0]() is catalog and len(held[1].names) == len(catalog.metrics):
+        return held[1]
     names = list(catalog.metrics)
     docs = []
-    for name in names:
+    values: dict[str, list[tuple[frozenset[str], int]]] = {}
+    name_words = {w for name in names for w in words(name)}
+    for i, name in enumerate(names):
         m = catalog.metrics[name]
         doc = words(name) * 2 + words(m.help) + words(" ".join(m.labels))
         doc += words(" ".join(v for vs in m.labels.values() for v in vs[:50]))
         docs.append(doc)
-    index = BM25(docs)
-    for key in [key for key, (ref, _, _) in _METRIC_INDEXES.items() if ref() is None]:
+        for label, label_values in m.labels.items():
+            if label in ("le", "quantile"):
+                continue
+            for value in label_values[:50]:
+                value_words = words(value)
+                if (len(value) >= _LINK_MIN_CHARS and value_words and any(c.isalpha() for c in value)
+                        and not set(value_words) <= name_words):
+                    values.setdefault(value_words[0], []).append((frozenset(value_words), i))
+    families = [catalog.metrics[n].family if catalog.metrics[n].type in ("histogram", "summary")
+                and catalog.metrics[n].family else n for n in names]
+    index = _MetricIndex(names, BM25(docs), families, values)
+    for key in [key for key, (ref, _) in _METRIC_INDEXES.items() if ref() is None]:
         del _METRIC_INDEXES[key]  # catalogs gone: their ids may be reused
-    _METRIC_INDEXES[id(catalog)] = (weakref.ref(catalog), names, index)
-    return names, index
+    _METRIC_INDEXES[id(catalog)] = (weakref.ref(catalog), index)
+    return index
 
 
 def _ranked_fields(catalog: Catalog, question_words: set[str], k: int) -> dict[str, list[str]]:
