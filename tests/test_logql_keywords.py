@@ -39,3 +39,13 @@ def test_json_then_a_spaced_extraction_stays_a_parser():
 def test_glued_forms_round_trip(query):
     node = LOGQL.parse(query)
     assert LOGQL.parse(LOGQL.format(node)) == node
+
+
+@pytest.mark.parametrize("keyword, stage", [("unpack", ast.UnpackParser()), ("json", ast.JsonParser()),
+                                            ("decolorize", ast.Decolorize())])
+def test_a_keyword_before_an_ip_line_filter_is_the_stage_then_the_filter(keyword, stage):
+    """`| unpack != ip("...")` is the unpack parser and an ip() line filter, as in Loki, not a
+    label filter on a label called unpack (found by the random round-trip test)."""
+    node = LOGQL.parse(f'{{app="a"}} | {keyword} != ip("10.0.0.1")')
+    assert node.stages == (stage, ast.LineFilter("!=", (ast.LineFilterValue("10.0.0.1", True),)))
+    assert LOGQL.parse(LOGQL.format(node)) == node

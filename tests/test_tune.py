@@ -60,9 +60,11 @@ def test_tune_writes_a_small_fp16_adapter_with_its_record(tuned):
     assert info["prompt_style"] == "compact"
     assert info["catalogs"]["promql"]["fingerprint"] == catalog_fingerprint(default_catalog("promql"))
     assert info["training"]["steps"] == STEPS and info["training"]["examples"] == 4
-    # by default the benchmark is held back from training
-    benchmark = Path(__file__).resolve().parents[1] / "evals"
-    assert info["training"]["held_back"] == sorted(p.name for p in benchmark.glob("*.jsonl"))
+    # by default the benchmark and its renamed copy are held back from training
+    root = Path(__file__).resolve().parents[1]
+    expected = [*root.glob("evals/*.jsonl"), *root.glob("snapshots/renamed/cases/*.jsonl")]
+    assert len(expected) == 8
+    assert info["training"]["held_back"] == sorted(str(p.relative_to(root)) for p in expected)
 
 
 @pytest.mark.model

@@ -328,11 +328,19 @@ def write_info(out: Path, config: TuneConfig, catalogs: dict[str, Catalog], resu
         "training": {
             "n_per_dialect": config.n, "fewshot": config.fewshot, "epochs": config.epochs, "lr": config.lr,
             "batch_size": config.batch_size, "seed": config.seed, "threads": config.threads,
-            "held_back": [Path(p).name for p in sorted(config.held_back)],
+            "held_back": sorted(_shown_path(p) for p in config.held_back),
             **{k: v for k, v in result.to_dict().items() if k != "out"},
         },
     }
     (out / ADAPTER_INFO).write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
+
+
+def _shown_path(path: str | Path) -> str:
+    """A held-back file as recorded: relative to the repository when inside it (evals/ and
+    snapshots/renamed/cases/ hold files of the same names), else its name."""
+    resolved = Path(path).resolve()
+    root = SNAPSHOT_CATALOGS.parents[1]
+    return str(resolved.relative_to(root)) if resolved.is_relative_to(root) else resolved.name
 
 
 def plot_losses(log_path: Path, png_path: Path, title: str = "nlq tune") -> None:

@@ -74,16 +74,17 @@ def _reserved_word_stage(stage) -> list:
     f = getattr(stage, "filter", None)
     if (
         isinstance(stage, ast.LabelFilterStage)
-        and isinstance(f, ast.StringFilter)
+        and isinstance(f, ast.StringFilter | ast.IpFilter)
         and f.name in _BARE_STAGES
         and f.op in ("!=", "!~")
     ):
         start, end = f.span or (None, None)
         name_end = None if start is None else start + len(f.name)
         keyword = _BARE_STAGES[f.name](span=None if start is None else (start, name_end))
-        line = ast.LineFilter(
-            f.op, (ast.LineFilterValue(f.value),), span=None if start is None else (name_end, end)
-        )
+        # `| unpack != ip("10.0.0.1")` too: the ip() line filter
+        value = (ast.LineFilterValue(f.pattern, True) if isinstance(f, ast.IpFilter)
+                 else ast.LineFilterValue(f.value))
+        line = ast.LineFilter(f.op, (value,), span=None if start is None else (name_end, end))
         return [keyword, line]
     return [stage]
 
