@@ -336,8 +336,8 @@ def write_info(out: Path, config: TuneConfig, catalogs: dict[str, Catalog], resu
 
 
 def _shown_path(path: str | Path) -> str:
-    """A held-back file as recorded: relative to the repository when inside it (evals/ and
-    snapshots/renamed/cases/ hold files of the same names), else its name."""
+    """A held-back file as recorded: relative to the repository when inside it (the benchmark
+    and its renamed copy hold files of the same names), else its name."""
     resolved = Path(path).resolve()
     root = SNAPSHOT_CATALOGS.parents[1]
     return str(resolved.relative_to(root)) if resolved.is_relative_to(root) else resolved.name
