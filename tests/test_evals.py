@@ -237,3 +237,29 @@ def test_no_eval_case_in_fewshot():
         if gold is not None and gold in by_dialect[case.dialect]:
             leaks.append(f"{case.id}: gold (canonical) {gold!r}")
     assert not leaks, "eval cases found in fewshot/:\n" + "\n".join(sorted(set(leaks)))
+
+
+#: a run of this many characters (whitespace aside) shared with an eval case is a near-copy:
+#: the same query with another window or the operands swapped, not a shared metric name
+SHARED_RUN = 60
+
+
+def test_no_fewshot_string_is_a_near_copy_of_an_eval_case():
+    """Exact matches are not enough: `100 * a / b` in fewshot/ hands the model the case
+    `a / b * 100`, and `...[5m]` the case `...[30m]`."""
+    if not FEWSHOT_DIR.is_dir():
+        pytest.skip("no fewshot/ folder")
+    runs: dict[str, str] = {}
+    for case in CASES:
+        for text in (case.question, case.gold):
+            squashed = re.sub(r"\s+", "", text)
+            for i in range(len(squashed) - SHARED_RUN + 1):
+                runs.setdefault(squashed[i:i + SHARED_RUN], case.id)
+    near = []
+    for text in fewshot_strings():
+        squashed = re.sub(r"\s+", "", text)
+        shared = next((squashed[i:i + SHARED_RUN] for i in range(len(squashed) - SHARED_RUN + 1)
+                       if squashed[i:i + SHARED_RUN] in runs), None)
+        if shared:
+            near.append(f"{runs[shared]}: {text!r} shares {shared!r}")
+    assert not near, f"{len(near)} few-shot strings nearly copy an eval case:\n" + "\n".join(near)
