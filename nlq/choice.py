@@ -53,7 +53,6 @@ DEFAULT_BUDGET_S = 2.0
 #: samples (points or log lines) above which a result is dropped: no question an SRE asks
 #: needs more, and comparing such results would cost more than the choice is worth
 MAX_RESULT_SAMPLES = 200_000
-RENAMED_VARIANT = "renamed-a"
 DEFAULT_VARIANT = "shop-a"
 #: how far back candidates are evaluated, as the benchmark does by default (1h at 1m steps)
 DEFAULT_RANGE_MS = 3_600_000
@@ -160,23 +159,21 @@ def default_time_range() -> TimeRange:
 def snapshot_for(catalog: Catalog | None, dialect: str, queries: list[str] | tuple[str, ...] = ()) -> tuple[Any, str]:
     """(connection, name) of the local snapshot holding data for `catalog`.
 
-    The bundled catalog (or no catalog) runs on snapshot shop-a.  Another
-    catalog runs on the first variant of the world synthesized from it
-    (`nlq.snapshot.worlds`, built once and cached, the same file the eval
-    scores that catalog's cases on); past the size a world holds whole, on the
-    slice of it that `queries` name.  Where no world can be built,
+    No catalog, or a benchmark world's own (the shop's, the renamed shop's:
+    `nlq.evaluation.scoring.WORLDS`), runs on that world's first variant, real
+    data.  Another catalog runs on the first variant of the world synthesized
+    from it (`nlq.snapshot.worlds`, built once and cached, the same file the
+    eval scores that catalog's cases on); past the size a world holds whole, on
+    the slice of it that `queries` name.  Where no world can be built,
     `ChoiceUnavailable`.
     """
     from nlq import snapshot
     from nlq.constrain.narrow import catalog_fingerprint
-    from nlq.translate import default_catalog
+    from nlq.evaluation.scoring import open_variant
 
-    if catalog is None or catalog_fingerprint(catalog) == catalog_fingerprint(default_catalog(dialect)):
-        return _connection(DEFAULT_VARIANT, lambda: snapshot.open_snapshot(DEFAULT_VARIANT)), DEFAULT_VARIANT
-    if _is_renamed_catalog(catalog, dialect):  # the transfer test's world has real data, not synthesized
-        from nlq.snapshot.renamed import open_renamed
-
-        return _connection(RENAMED_VARIANT, lambda: open_renamed(RENAMED_VARIANT)), RENAMED_VARIANT
+    variant = DEFAULT_VARIANT if catalog is None else _world_variants(dialect).get(catalog_fingerprint(catalog))
+    if variant is not None:
+        return _connection(variant, lambda: open_variant(variant)), variant
     try:
         from nlq.snapshot.worlds import catalog_world, world_catalog
 
@@ -188,22 +185,20 @@ def snapshot_for(catalog: Catalog | None, dialect: str, queries: list[str] | tup
     return _connection(str(path), lambda: snapshot.open_snapshot(path)), f"{name}:{path.parent.name}"
 
 
-def _is_renamed_catalog(catalog: Catalog, dialect: str) -> bool:
-    """True for the renamed world's catalog (snapshots/renamed/, issue #7's transfer test)."""
-    from nlq.constrain.narrow import catalog_fingerprint
-
-    wanted = _renamed_fingerprint(dialect)
-    return wanted is not None and catalog_fingerprint(catalog) == wanted
-
-
 @functools.cache
-def _renamed_fingerprint(dialect: str) -> str | None:
+def _world_variants(dialect: str) -> dict[str, str]:
+    """Catalog fingerprint -> first variant, for every benchmark world with real data."""
     from nlq.catalog import load_catalog
     from nlq.constrain.narrow import catalog_fingerprint
-    from nlq.snapshot.renamed import renamed_catalog_path
+    from nlq.evaluation.scoring import WORLDS, world_defaults
 
-    path = renamed_catalog_path(dialect)
-    return catalog_fingerprint(load_catalog(path, dialect)) if path.is_file() else None
+    out = {}
+    for world in WORLDS:
+        variants, folder = world_defaults(world)
+        path = folder / f"{dialect}.json"
+        if path.is_file():
+            out[catalog_fingerprint(load_catalog(path, dialect))] = variants[0]
+    return out
 
 
 def _connection(key: str, opener: Any) -> Any:
