@@ -530,7 +530,13 @@ def metric_aliases(catalog: Catalog, stop: frozenset[str] = frozenset(_ALIAS_STO
     False
     """
     names = {m.name: words(m.name).lower().split() for m in catalog.metrics.values()}
-    families = {" ".join(w) for w in names.values()}
+    families = {" ".join(w): w for w in names.values()}
+    # word -> the families using it: a candidate's owners are found among those sharing all
+    # its words, not by scanning every metric (10,000-metric catalogs)
+    by_word: dict[str, set[str]] = {}
+    for family, tokens in families.items():
+        for token in tokens:
+            by_word.setdefault(token, set()).add(family)
     out: dict[str, list[str]] = {}
     for name, tokens in names.items():
         keep = [t for t in tokens if t not in stop and t.isalpha()]
@@ -540,8 +546,9 @@ def metric_aliases(catalog: Catalog, stop: frozenset[str] = frozenset(_ALIAS_STO
         candidates = ([(head,)] if len(head) >= 3 else []) + [(word, head) for word in keep[:-1]]
         found = []
         for candidate in candidates:
-            owners = {" ".join(w) for w in names.values() if _contains_in_order(w, candidate)}
-            if owners == {" ".join(tokens)} and " ".join(candidate) not in families - owners:
+            sharing = set.intersection(*sorted((by_word[w] for w in candidate), key=len))
+            owners = {f for f in sharing if _contains_in_order(families[f], candidate)}
+            if owners == {" ".join(tokens)} and " ".join(candidate) not in families.keys() - owners:
                 found.append(" ".join(candidate))
         out[name] = sorted(found, key=lambda a: (len(a.split()), a))[:4]
     return {name: aliases for name, aliases in out.items() if aliases}
