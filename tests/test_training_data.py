@@ -53,6 +53,16 @@ def _assert_disjoint(pairs: list[TrainingPair], folder: Path = ROOT / "evals") -
     same_gold = [(p.dialect, p.query) for p in pairs if (p.dialect, _canonical(p.dialect, p.query)) in golds]
     assert not same_question, same_question[:5]
     assert not same_gold, same_gold[:5]
+    # nor a near-copy: a 60-character run (whitespace aside) of a case's question or gold
+    runs = {_squash(t)[i:i + 60] for c in cases for t in (c["question"], c["gold"])
+            for i in range(len(_squash(t)) - 59)}
+    near = [(p.question, p.query) for p in pairs
+            if any(_squash(t)[i:i + 60] in runs for t in (p.question, p.query) for i in range(len(_squash(t)) - 59))]
+    assert not near, near[:5]
+
+
+def _squash(text: str) -> str:
+    return re.sub(r"\s+", "", text)
 
 
 def _shipped_settings() -> tuple[int, int]:

@@ -72,17 +72,31 @@ def canonical_query(dialect: str, query: str) -> str:
         return query.strip()
 
 
+#: a run of this many characters (whitespace aside) shared with a held-back case makes a
+#: pair a near-copy of it: the same query with another window, or its operands swapped
+SHARED_RUN = 60
+
+
+def shared_runs(text: str, length: int = SHARED_RUN) -> set[str]:
+    """Every `length`-character run of `text` with the whitespace taken out."""
+    squashed = re.sub(r"\s+", "", text)
+    return {squashed[i:i + length] for i in range(len(squashed) - length + 1)}
+
+
 @dataclass(frozen=True)
 class HeldBack:
-    """Cases training must not repeat: their normalized questions and (dialect, canonical query)."""
+    """Cases training must not repeat or nearly copy: their normalized questions, (dialect,
+    canonical query), and the 60-character runs of their questions and queries."""
 
     questions: frozenset[str] = frozenset()
     queries: frozenset[tuple[str, str]] = frozenset()
+    runs: frozenset[str] = frozenset()
 
     def repeats(self, pair: TrainingPair, canonical: bool = True) -> bool:
-        """Whether `pair` repeats a held-back question or query (generated queries are already canonical)."""
+        """Whether `pair` repeats or nearly copies a held-back case (generated queries are already canonical)."""
         query = canonical_query(pair.dialect, pair.query) if canonical else pair.query.strip()
-        return normalized_question(pair.question) in self.questions or (pair.dialect, query) in self.queries
+        return (normalized_question(pair.question) in self.questions or (pair.dialect, query) in self.queries
+                or not self.runs.isdisjoint(shared_runs(pair.question) | shared_runs(pair.query)))
 
 
 @cache
@@ -90,18 +104,20 @@ def held_back_cases(paths: tuple[str, ...]) -> HeldBack:
     """The cases of these JSONL files (`question`, `dialect`, and `gold` or `query`), for exclusion only.
 
     The generator never reads them; `nlq tune` passes the benchmark's files so
-    that no training pair equals a case it is scored on.
+    that no training pair equals, or nearly copies, a case it is scored on.
     """
-    questions, queries = set(), set()
+    questions, queries, runs = set(), set(), set()
     for path in paths:
         for line in Path(path).read_text(encoding="utf-8").splitlines():
             if not line.strip() or line.lstrip().startswith(("#", "//")):
                 continue
             case = json.loads(line)
             dialect = case.get("dialect") or Path(path).stem
+            gold = case.get("gold") or case.get("query") or ""
             questions.add(normalized_question(case["question"]))
-            queries.add((dialect, canonical_query(dialect, case.get("gold") or case.get("query") or "")))
-    return HeldBack(frozenset(questions), frozenset(queries))
+            queries.add((dialect, canonical_query(dialect, gold)))
+            runs |= shared_runs(case["question"]) | shared_runs(gold)
+    return HeldBack(frozenset(questions), frozenset(queries), frozenset(runs))
 
 
 def training_pairs(
