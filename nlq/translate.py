@@ -325,8 +325,11 @@ def translate(
         grammar.validated_spec(ll_tokenizer)
     result.timings["grammar_s"] = time.perf_counter() - t0
 
-    # the prompt a tuned adapter was trained on ("compact"), else the few-shot prompt
+    # the prompt a tuned adapter was trained on ("compact", with the number of
+    # retrieved pairs it saw in training), else the few-shot prompt
     prompt_style = getattr(backend, "prompt_style", "fewshot")
+    if prompt_style == "compact":
+        k_examples = getattr(backend, "prompt_examples", 0)
     feedback: list[Attempted] = []
     first_prompt = None
     for number in range(1, max_retries + 2):

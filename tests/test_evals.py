@@ -244,17 +244,27 @@ def test_no_eval_case_in_fewshot():
 SHARED_RUN = 60
 
 
+def renamed_cases() -> list[dict]:
+    """The benchmark's renamed copy (snapshots/renamed/cases/): a benchmark too, so held out as well."""
+    folder = Path(__file__).resolve().parents[1] / "snapshots" / "renamed" / "cases"
+    return [json.loads(line) for path in sorted(folder.glob("*.jsonl"))
+            for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
 def test_no_fewshot_string_is_a_near_copy_of_an_eval_case():
     """Exact matches are not enough: `100 * a / b` in fewshot/ hands the model the case
-    `a / b * 100`, and `...[5m]` the case `...[30m]`."""
+    `a / b * 100`, and `...[5m]` the case `...[30m]`.  The renamed world's cases count too."""
     if not FEWSHOT_DIR.is_dir():
         pytest.skip("no fewshot/ folder")
+    renamed = renamed_cases()
+    assert len(renamed) == len(CASES)
     runs: dict[str, str] = {}
-    for case in CASES:
-        for text in (case.question, case.gold):
-            squashed = re.sub(r"\s+", "", text)
-            for i in range(len(squashed) - SHARED_RUN + 1):
-                runs.setdefault(squashed[i:i + SHARED_RUN], case.id)
+    texts = [(c.id, t) for c in CASES for t in (c.question, c.gold)]
+    texts += [(f"renamed {c['id']}", c[key]) for c in renamed for key in ("question", "gold")]
+    for case_id, text in texts:
+        squashed = re.sub(r"\s+", "", text)
+        for i in range(len(squashed) - SHARED_RUN + 1):
+            runs.setdefault(squashed[i:i + SHARED_RUN], case_id)
     near = []
     for text in fewshot_strings():
         squashed = re.sub(r"\s+", "", text)

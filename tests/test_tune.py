@@ -58,6 +58,7 @@ def test_tune_writes_a_small_fp16_adapter_with_its_record(tuned):
     info = json.loads((tuned / "nlq-adapter.json").read_text())
     assert info["base_model"] == "SmolLM2-135M-Instruct"
     assert info["prompt_style"] == "compact"
+    assert info["prompt_examples"] == 2  # the default: retrieved pairs in every training prompt
     assert info["catalogs"]["promql"]["fingerprint"] == catalog_fingerprint(default_catalog("promql"))
     assert info["training"]["steps"] == STEPS and info["training"]["examples"] == 4
     # by default the benchmark and its renamed copy are held back from training
@@ -84,6 +85,7 @@ def test_adapter_loads_merged_and_asks_for_the_compact_prompt(tuned):
     base = load_base()
     tuned_model = load(f"base,adapter={tuned}")
     assert tuned_model.prompt_style == "compact"
+    assert tuned_model.prompt_examples == 2
     assert tuned_model.name == f"embedded:SmolLM2-135M-Instruct+adapter:{tuned.name}"
     assert tuned_model.adapter_catalogs.keys() == {"promql"}
     # merged: plain modules again (no LoRA layers left), weights moved where LoRA was
@@ -94,6 +96,18 @@ def test_adapter_loads_merged_and_asks_for_the_compact_prompt(tuned):
     assert not torch.equal(base_v, tuned_v)
     assert torch.equal(base.model.model.layers[layer].self_attn.q_proj.weight,
                        tuned_model.model.model.layers[layer].self_attn.q_proj.weight)
+
+
+@pytest.mark.model
+def test_translate_retrieves_as_many_pairs_for_the_adapter_as_it_trained_with(tuned):
+    from nlq.models.embedded import load
+    from nlq.translate import default_catalog, translate
+
+    tuned_model = load(f"base,adapter={tuned}")
+    result = translate("request rate of checkout", "promql", default_catalog("promql"), tuned_model,
+                       k_examples=5, max_retries=0, max_tokens=24)
+    # the adapter's count, not the caller's k_examples (which is for the base model's prompt)
+    assert len(result.examples) == 2
 
 
 def test_embedded_spec_errors_are_clear(tmp_path):

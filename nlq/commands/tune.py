@@ -25,6 +25,9 @@ BENCHMARK_FILES = (*sorted((ROOT / "evals").glob("*.jsonl")),
 @click.option("-n", "n", type=click.IntRange(1, 100_000), default=300, show_default=True,
               help="Generated question/query pairs per dialect (the curated fewshot/ pairs come on top).")
 @click.option("--no-fewshot", is_flag=True, help="Leave out the curated fewshot/ pairs.")
+@click.option("--prompt-examples", type=click.IntRange(0, 8), default=2, show_default=True,
+              help="Retrieved few-shot pairs in every training prompt; translate() then retrieves as many "
+                   "for the adapter, so it learns to use them.")
 @click.option("--epochs", type=click.FloatRange(0.01, 100), default=1.0, show_default=True)
 @click.option("--lr", type=click.FloatRange(1e-7, 1.0), default=1e-3, show_default=True, help="Peak learning rate.")
 @click.option("--rank", type=click.IntRange(1, 256), default=8, show_default=True, help="LoRA rank.")
@@ -43,7 +46,7 @@ BENCHMARK_FILES = (*sorted((ROOT / "evals").glob("*.jsonl")),
 @click.option("--out", "out", type=click.Path(file_okay=False), default="adapters/shop", show_default=True,
               help="Folder for the adapter, its nlq-adapter.json, loss.jsonl and loss.png.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-def command(catalogs, dialects, n, no_fewshot, epochs, lr, rank, batch_size, max_steps, max_minutes, held_out, held_back, seed,
+def command(catalogs, dialects, n, no_fewshot, prompt_examples, epochs, lr, rank, batch_size, max_steps, max_minutes, held_out, held_back, seed,
             threads, out, as_json):
     """Fine-tune the embedded model on question/query pairs generated from a catalog.
 
@@ -68,6 +71,7 @@ def command(catalogs, dialects, n, no_fewshot, epochs, lr, rank, batch_size, max
                          "give one --catalog per --dialect, in the same order")
     config = TuneConfig(
         dialects=chosen, catalogs=dict(zip(chosen, catalogs, strict=False)), n=n, fewshot=not no_fewshot,
+        prompt_examples=prompt_examples,
         epochs=epochs, lr=lr, rank=rank, batch_size=batch_size, seed=seed, threads=threads, out=out,
         held_out=held_out, max_steps=max_steps, max_minutes=max_minutes,
         held_back=tuple(held_back) or tuple(str(p) for p in BENCHMARK_FILES),

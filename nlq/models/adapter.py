@@ -77,10 +77,16 @@ def read_info(path: Path) -> dict:
         raise UsageError(f"{path}: unreadable {ADAPTER_INFO}: {exc}") from None
 
 
+def prompt_examples(info: dict) -> int:
+    """How many retrieved pairs the adapter's prompts held in training (0 for adapters that predate them)."""
+    return int(info.get("prompt_examples", 0))
+
+
 def apply_adapter(backend: Any, path: str | Path) -> Any:
     """Merge the adapter at `path` into `backend.model` and mark the backend with its prompt style.
 
-    Sets `backend.prompt_style` (what translate() renders), `backend.name`
+    Sets `backend.prompt_style` and `backend.prompt_examples` (what translate()
+    renders), `backend.name`
     (`embedded:SmolLM2-135M-Instruct+adapter:shop`), `backend.adapter_catalogs`
     and `backend.adapter_info`.
     """
@@ -97,6 +103,7 @@ def apply_adapter(backend: Any, path: str | Path) -> Any:
         backend.model = peft_model.merge_and_unload()
     backend.model.eval()
     backend.prompt_style = info.get("prompt_style", "compact")
+    backend.prompt_examples = prompt_examples(info)
     backend.adapter_info = info
     backend.adapter_catalogs = {d: c.get("fingerprint") for d, c in info.get("catalogs", {}).items()}
     backend.name = f"{backend.name}+adapter:{path.name}"

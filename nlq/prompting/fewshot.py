@@ -92,6 +92,10 @@ class FewShotBank:
         """The bank for `dialect` from the project's fewshot/ folder (empty if there is none)."""
         return _load_cached(dialect, str(FEWSHOT_DIR))
 
+    def index_of(self, question: str, query: str) -> int | None:
+        """The index of the example with this question and query (None when the bank has none)."""
+        return next((i for i, e in enumerate(self.examples) if e.question == question and e.query == query), None)
+
     def retrieve(self, question: str, k: int = 3, retrieval: str | None = None,
                  exclude: int | None = None) -> list[Example]:
         """The `k` examples closest to `question`, best first (none when the bank is empty);

@@ -13,6 +13,7 @@ query and the validator's message come back as one more exchange.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from nlq.catalog import Catalog
@@ -46,7 +47,8 @@ SYSTEM = {
 
 
 #: prompt styles: "fewshot" (the base model: instructions + slice + retrieved pairs) and
-#: "compact" (a tuned adapter: one line + compact slice + question; see `compact_messages`)
+#: "compact" (a tuned adapter: one line + compact slice + its retrieved pairs + question;
+#: see `compact_messages`)
 STYLES = ("fewshot", "compact")
 TITLES = {"promql": "PromQL", "logql": "LogQL", "datadog-metrics": "Datadog metrics", "datadog-logs": "Datadog logs"}
 #: metrics (or log fields) in the compact slice
@@ -79,47 +81,60 @@ def build_prompt(
     k_catalog: int = 4,
     feedback: list[Attempted] | None = None,
     style: str = "fewshot",
+    leave_out: int | None = None,
 ) -> Prompt:
     """The chat prompt for `question` in `style` ("fewshot" or "compact").
 
-    The compact style ignores `bank` and `k_examples`: the tuned adapter learnt
-    from prompts without examples, and the prompt at inference must be the one
-    it saw in training (`nlq.training.tune` renders through this function too).
+    A tuned adapter's prompt is the compact one with as many retrieved pairs as
+    it was trained with (its `prompt_examples`, passed as `k_examples`): the
+    prompt at inference must be the one it saw in training (`nlq.training.tune`
+    renders through this function too).  `leave_out` is the index of a bank
+    example not to retrieve: training on a curated pair must not show the model
+    that same pair as its example.
     """
-    if style == "compact":
-        messages, names = compact_messages(question, dialect, catalog)
-        return Prompt(messages + _feedback_turns(question, feedback), names, [])
-    if style != "fewshot":
+    if style not in STYLES:
         raise ValueError(f"prompt style {style!r}: expected one of {', '.join(STYLES)}")
+    bank = bank if bank is not None else FewShotBank.load(dialect)
+    examples = bank.retrieve(question, k_examples, exclude=leave_out)
+    if style == "compact":
+        messages, names = compact_messages(question, dialect, catalog, examples)
+        return Prompt(messages + _feedback_turns(question, feedback), names, examples)
     system = SYSTEM[dialect]
     slice_ = catalog_slice(catalog, question, k=k_catalog)
     if slice_.text:
         system += "\n\nAvailable:\n" + slice_.text
-    messages = [{"role": "system", "content": system}]
-    bank = bank if bank is not None else FewShotBank.load(dialect)
-    examples = bank.retrieve(question, k_examples)
-    # best example last: nearest the question, where a small model copies most
-    for example in reversed(examples):
-        messages.append({"role": "user", "content": example.question})
-        messages.append({"role": "assistant", "content": example.query})
+    messages = [{"role": "system", "content": system}, *_example_turns(examples)]
     messages.append({"role": "user", "content": question.strip()})
     messages += _feedback_turns(question, feedback)
     return Prompt(messages, slice_.names, examples)
 
 
-def compact_messages(question: str, dialect: str, catalog: Catalog | None) -> tuple[list[dict[str, str]], list[str]]:
-    """The compact prompt: a one-line instruction naming the dialect and the catalog slice, then the question.
+def _example_turns(examples: Sequence[Example]) -> list[dict[str, str]]:
+    """Retrieved pairs as earlier exchanges, best last: nearest the question, where a small model copies most."""
+    turns = []
+    for example in reversed(examples):
+        turns.append({"role": "user", "content": example.question})
+        turns.append({"role": "assistant", "content": example.query})
+    return turns
 
-    ~100-180 tokens with SmolLM2's chat template.  Short, so that training on the
-    CPU is affordable; it carries the catalog slice, so that a model tuned on one
-    catalog copies names from the prompt rather than recalling them.
+
+def compact_messages(question: str, dialect: str, catalog: Catalog | None,
+                     examples: Sequence[Example] = ()) -> tuple[list[dict[str, str]], list[str]]:
+    """The compact prompt: a one-line instruction naming the dialect and the catalog slice,
+    the retrieved `examples` as earlier exchanges, then the question.
+
+    ~100-180 tokens with SmolLM2's chat template, ~40 more per example.  Short,
+    so that training on the CPU is affordable; it carries the catalog slice, so
+    that a model tuned on one catalog copies names from the prompt rather than
+    recalling them.
 
     >>> compact_messages("rps of /a", "promql", None)[0][0]["content"]
     'Write one PromQL query.'
     """
     slice_ = compact_catalog_slice(catalog, question, k=COMPACT_CATALOG_K)
     system = f"Write one {TITLES[dialect]} query." + (f" Catalog:\n{slice_.text}" if slice_.text else "")
-    return [{"role": "system", "content": system}, {"role": "user", "content": question.strip()}], slice_.names
+    messages = [{"role": "system", "content": system}, *_example_turns(examples)]
+    return messages + [{"role": "user", "content": question.strip()}], slice_.names
 
 
 def _feedback_turns(question: str, feedback: list[Attempted] | None) -> list[dict[str, str]]:

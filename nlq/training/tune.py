@@ -27,7 +27,7 @@ from typing import Any
 
 from nlq.catalog import Catalog, load_catalog
 from nlq.errors import UsageError
-from nlq.prompting import build_prompt
+from nlq.prompting import FewShotBank, Prompt, build_prompt
 from nlq.training.data import (
     DIALECTS,
     TrainingPair,
@@ -52,6 +52,9 @@ class TuneConfig:
     #: generated pairs per dialect
     n: int = 300
     fewshot: bool = True
+    #: retrieved few-shot pairs in each training prompt (and so at inference): the
+    #: adapter learns to use them, so retrieval and tuning add up instead of competing
+    prompt_examples: int = 2
     epochs: float = 1.0
     lr: float = 1e-3
     rank: int = 8
@@ -110,10 +113,22 @@ def resolve_catalogs(config: TuneConfig) -> dict[str, Catalog]:
     return out
 
 
-def encode(pair: TrainingPair, catalog: Catalog, backend: Any) -> Encoded:
-    """Prompt tokens (exactly as translate() renders them) + answer tokens + end of turn."""
-    prompt = build_prompt(pair.question, pair.dialect, catalog, style=PROMPT_STYLE)
-    prompt_ids = backend.render(prompt.messages)
+def training_prompt(pair: TrainingPair, catalog: Catalog, examples: int = 0) -> Prompt:
+    """The prompt translate() renders for `pair.question` with a tuned adapter, with
+    `examples` retrieved pairs.
+
+    A curated pair is left out of its own retrieval: shown itself as the example,
+    the model would learn to copy the example, which at inference is never the answer.
+    """
+    bank = FewShotBank.load(pair.dialect)
+    leave_out = bank.index_of(pair.question, pair.query) if pair.origin == "fewshot" else None
+    return build_prompt(pair.question, pair.dialect, catalog, bank=bank, k_examples=examples,
+                        style=PROMPT_STYLE, leave_out=leave_out)
+
+
+def encode(pair: TrainingPair, catalog: Catalog, backend: Any, examples: int = 0) -> Encoded:
+    """Prompt tokens (`training_prompt`) + answer tokens + end of turn."""
+    prompt_ids = backend.render(training_prompt(pair, catalog, examples).messages)
     answer_ids = backend.tokenizer.encode(pair.query, add_special_tokens=False)
     return Encoded(prompt_ids + answer_ids + [backend.eos_token_id], len(prompt_ids))
 
@@ -183,9 +198,9 @@ def tune(
 
     held_back = held_back_cases(tuple(sorted(config.held_back)))
     pairs = training_pairs(catalogs, config.n, config.seed, fewshot=config.fewshot, held_back=held_back)
-    encoded = [encode(p, catalogs[p.dialect], backend) for p in pairs]
+    encoded = [encode(p, catalogs[p.dialect], backend, config.prompt_examples) for p in pairs]
     held = held_out_pairs(catalogs, config.held_out, config.seed, pairs, held_back) if config.held_out else []
-    held_encoded = [encode(p, catalogs[p.dialect], backend) for p in held]
+    held_encoded = [encode(p, catalogs[p.dialect], backend, config.prompt_examples) for p in held]
     tokens = sum(len(e.ids) for e in encoded)
     answer_tokens = sum(len(e.ids) - e.answer_start for e in encoded)
     say(f"{len(encoded)} examples, {tokens} tokens ({answer_tokens} answer tokens), "
@@ -320,6 +335,8 @@ def write_info(out: Path, config: TuneConfig, catalogs: dict[str, Catalog], resu
     info = {
         "base_model": MODEL_NAME,
         "prompt_style": PROMPT_STYLE,
+        # translate() retrieves as many few-shot pairs for the adapter as it saw in training
+        "prompt_examples": config.prompt_examples,
         # `embedded` merges adapters/shop by default only while this is true (nlq.models.adapter)
         "load_by_default": True,
         "catalogs": {d: {"fingerprint": catalog_fingerprint(c), "source": Path(c.source).name if c.source else ""}
