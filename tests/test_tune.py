@@ -129,6 +129,20 @@ def test_tune_usage_errors_exit_2_without_a_traceback(tmp_path):
     assert "Traceback" not in result.output
 
 
+def test_the_shipped_adapter_is_for_the_snapshot_catalogs_and_loads_by_default():
+    """Its record must match the catalogs it serves: a changed snapshot catalog needs a new adapter."""
+    from nlq.constrain.narrow import catalog_fingerprint
+    from nlq.models.adapter import DEFAULT_ADAPTER, default_adapter, read_info
+    from nlq.translate import default_catalog
+
+    info = read_info(DEFAULT_ADAPTER)
+    assert default_adapter() == DEFAULT_ADAPTER and info["load_by_default"] is True
+    assert info["prompt_style"] == "compact" and info["prompt_examples"] == 2
+    for dialect in ("promql", "logql", "datadog-metrics", "datadog-logs"):
+        assert info["catalogs"][dialect]["fingerprint"] == catalog_fingerprint(default_catalog(dialect)), dialect
+    assert {"evals/promql.jsonl", "snapshots/renamed/cases/promql.jsonl"} <= set(info["training"]["held_back"])
+
+
 def test_default_adapter_loads_only_when_marked_so(tmp_path, monkeypatch):
     import nlq.models.adapter as adapter_module
 
