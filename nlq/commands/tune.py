@@ -53,8 +53,8 @@ def command(catalogs, dialects, n, no_fewshot, prompt_examples, epochs, lr, rank
     Pairs come from the catalog-driven generator (nlq.training.pairs) plus the
     curated fewshot/ pairs, never from evals/.  The adapter (LoRA, fp16, a few
     MB) is written to --out; `--model embedded:adapter=DIR` uses it.  `embedded`
-    merges adapters/shop/ by default only while its nlq-adapter.json says
-    "load_by_default": true (the one shipped today says false: see its README).
+    merges adapters/shop/ by default while its nlq-adapter.json says
+    "load_by_default": true (what this writes; see adapters/shop/README.md).
 
     \b
     Examples:

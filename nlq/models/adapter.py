@@ -5,17 +5,18 @@ An adapter folder holds peft's `adapter_config.json` + `adapter_model.safetensor
 it was trained for, training figures).  Loading merges the LoRA weights into the
 base weights (`merge_and_unload`), so inference runs at the base model's speed.
 
-Default: `embedded` merges adapters/shop/ when it is there and its
-`nlq-adapter.json` says `"load_by_default": true` (what `nlq tune` writes).
-The adapter shipped today says false, with the measured reason beside it: on
-an eval sample it scored below the base model, so it is opt-in
-(`--model embedded:adapter=shop`) until a longer run beats the base.
+Default: `embedded` (and `llama-cpp`) merge adapters/shop/ when it is there
+and its `nlq-adapter.json` says `"load_by_default": true` (what `nlq tune`
+writes; the shipped one does, with its measurements in its README).
+`embedded:base` is the model alone.
 
 Which catalog: the adapter is used for every request, whatever its catalog.
 The compact prompt it was trained on carries the request's catalog slice and
-the grammar is narrowed to the request's catalog, so a catalog the adapter
-never saw gets names from the prompt; `nlq-adapter.json` records the
-fingerprints it was trained on (`backend.adapter_catalogs`) for reports.
+retrieved pairs, and the grammar is narrowed to the request's catalog, so a
+catalog the adapter never saw gets names from the prompt.  Measured: on two
+catalogs it never saw it beat the base model with retrieval (adapters/shop/README.md).
+`nlq-adapter.json` records the fingerprints it was trained on
+(`backend.adapter_catalogs`) for reports.
 
     >>> backend = load_model("embedded")            # adapters/shop merged, when shipped  # doctest: +SKIP
     >>> backend.prompt_style, backend.name          # doctest: +SKIP
