@@ -78,9 +78,11 @@ def read_info(path: Path) -> dict:
         raise UsageError(f"{path}: unreadable {ADAPTER_INFO}: {exc}") from None
 
 
-def prompt_examples(info: dict) -> int:
-    """How many retrieved pairs the adapter's prompts held in training (0 for adapters that predate them)."""
-    return int(info.get("prompt_examples", 0))
+def mark_prompt(backend: Any, info: dict) -> None:
+    """Give `backend` the prompt the adapter was trained on, which translate() renders: its
+    style and its number of retrieved pairs (0 for adapters that predate them)."""
+    backend.prompt_style = info.get("prompt_style", "compact")
+    backend.prompt_examples = int(info.get("prompt_examples", 0))
 
 
 def apply_adapter(backend: Any, path: str | Path) -> Any:
@@ -103,8 +105,7 @@ def apply_adapter(backend: Any, path: str | Path) -> Any:
         peft_model = PeftModel.from_pretrained(backend.model, str(path))
         backend.model = peft_model.merge_and_unload()
     backend.model.eval()
-    backend.prompt_style = info.get("prompt_style", "compact")
-    backend.prompt_examples = prompt_examples(info)
+    mark_prompt(backend, info)
     backend.adapter_info = info
     backend.adapter_catalogs = {d: c.get("fingerprint") for d, c in info.get("catalogs", {}).items()}
     backend.name = f"{backend.name}+adapter:{path.name}"

@@ -302,7 +302,7 @@ def load(argument: str) -> LlamaCppModel:
     """`--model llama-cpp[:base|:adapter=DIR|:shipped|:<file.gguf>]` (see the module docstring)."""
     import sys
 
-    from nlq.models.adapter import parse_embedded_argument, prompt_examples, read_info
+    from nlq.models.adapter import mark_prompt, parse_embedded_argument, read_info
     from nlq.models.embedded import GGUF_FILE, MODEL_NAME, gguf_path
     from nlq.models.gguf_export import cached_gguf
 
@@ -317,7 +317,5 @@ def load(argument: str) -> LlamaCppModel:
     if adapter is None:
         return LlamaCppModel(str(path), name=f"llama-cpp:{MODEL_NAME}")
     model = LlamaCppModel(str(path), name=f"llama-cpp:{MODEL_NAME}+adapter:{adapter.name}")
-    info = read_info(adapter)
-    model.prompt_style = info.get("prompt_style", "compact")
-    model.prompt_examples = prompt_examples(info)
+    mark_prompt(model, read_info(adapter))
     return model
