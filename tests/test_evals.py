@@ -239,37 +239,33 @@ def test_no_eval_case_in_fewshot():
     assert not leaks, "eval cases found in fewshot/:\n" + "\n".join(sorted(set(leaks)))
 
 
-#: a run of this many characters (whitespace aside) shared with an eval case is a near-copy:
-#: the same query with another window or the operands swapped, not a shared metric name
-SHARED_RUN = 60
-
-
 def renamed_cases() -> list[dict]:
     """The benchmark's renamed copy (snapshots/renamed/cases/): a benchmark too, so held out as well."""
-    folder = Path(__file__).resolve().parents[1] / "snapshots" / "renamed" / "cases"
-    return [json.loads(line) for path in sorted(folder.glob("*.jsonl"))
+    from nlq.snapshot.renamed import RENAMED_CASES_DIR
+
+    return [json.loads(line) for path in sorted(RENAMED_CASES_DIR.glob("*.jsonl"))
             for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
 def test_no_fewshot_string_is_a_near_copy_of_an_eval_case():
     """Exact matches are not enough: `100 * a / b` in fewshot/ hands the model the case
-    `a / b * 100`, and `...[5m]` the case `...[30m]`.  The renamed world's cases count too."""
+    `a / b * 100`, and `...[5m]` the case `...[30m]`: a shared run of SHARED_RUN characters,
+    whitespace aside, is a near-copy, as for `nlq tune`.  The renamed world's cases count too."""
+    from nlq.training.data import shared_runs
+
     if not FEWSHOT_DIR.is_dir():
         pytest.skip("no fewshot/ folder")
     renamed = renamed_cases()
     assert len(renamed) == len(CASES)
-    runs: dict[str, str] = {}
     texts = [(c.id, t) for c in CASES for t in (c.question, c.gold)]
     texts += [(f"renamed {c['id']}", c[key]) for c in renamed for key in ("question", "gold")]
+    runs: dict[str, str] = {}
     for case_id, text in texts:
-        squashed = re.sub(r"\s+", "", text)
-        for i in range(len(squashed) - SHARED_RUN + 1):
-            runs.setdefault(squashed[i:i + SHARED_RUN], case_id)
+        for run in shared_runs(text):
+            runs.setdefault(run, case_id)
     near = []
     for text in fewshot_strings():
-        squashed = re.sub(r"\s+", "", text)
-        shared = next((squashed[i:i + SHARED_RUN] for i in range(len(squashed) - SHARED_RUN + 1)
-                       if squashed[i:i + SHARED_RUN] in runs), None)
+        shared = sorted(shared_runs(text) & runs.keys())
         if shared:
-            near.append(f"{runs[shared]}: {text!r} shares {shared!r}")
+            near.append(f"{runs[shared[0]]}: {text!r} shares {shared[0]!r}")
     assert not near, f"{len(near)} few-shot strings nearly copy an eval case:\n" + "\n".join(near)
