@@ -1,7 +1,8 @@
 """`translate`: a question in, a validated query with its explanation and links out.
 
     retrieve (catalog slice, few-shot pairs) -> prompt -> grammar-constrained
-    generation (grammar narrowed to the catalog) -> parse + check with the
+    generation (grammar narrowed to the catalog and to the values the question
+    names) -> parse + check with the
     dialect's validator and the catalog -> on failure, retry with the error fed
     back (bounded) -> [choose="exec": sample more candidates, run them on the
     local snapshot, keep the answer most agree on (nlq.choice)] -> explanation
@@ -264,6 +265,7 @@ def translate(
     retrieval: str | None = None,
     choose: str = "greedy",
     candidates: int | None = None,
+    ground_values: bool = True,
 ) -> Translation:
     """Translate `question` into a validated `dialect` query.
 
@@ -275,6 +277,9 @@ def translate(
     `constraint` picks the decoding grammar (an eval ablation): "catalog" (the
     grammar narrowed to the catalog), "grammar" (the dialect's plain grammar) or
     "none" (any one line); validation is the same for all three.
+    `ground_values` (with "catalog") also withholds the label values the question
+    does not mention, where a label has several (nlq.constrain.grounding): the
+    model may not pick a service, host or queue the user never named.
     `retrieval` picks how few-shot pairs are found (None: `bank`'s method, by
     default nlq.prompting.retrieval.DEFAULT_RETRIEVAL).  `choose="exec"` samples
     `candidates` more queries (default nlq.choice.DEFAULT_CANDIDATES) and keeps
@@ -319,7 +324,8 @@ def translate(
 
     t0 = time.perf_counter()
     grammar = (free_text_grammar() if constraint == "none"
-               else narrowed_grammar(dialect, catalog if constraint == "catalog" else None))
+               else narrowed_grammar(dialect, catalog if constraint == "catalog" else None,
+                                     question=question if ground_values else None))
     ll_tokenizer = getattr(backend, "ll_tokenizer", None)
     if ll_tokenizer is not None:  # compile + validate now (cached), so the timing says where it went
         grammar.validated_spec(ll_tokenizer)

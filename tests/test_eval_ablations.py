@@ -13,7 +13,7 @@ from nlq.evaluation.ablations import DEFAULT, PRESETS, REGISTRY, Config, get, re
 
 def test_best_comes_first_then_the_preset_without_duplicates():
     names = [c.name for c in resolve(["k0", "unconstrained"], "decoding")]
-    assert names == [DEFAULT, "unconstrained", "grammar", "k0"]
+    assert names == [DEFAULT, "unconstrained", "grammar", "ungrounded", "k0"]
     assert [c.name for c in resolve([], None)] == [DEFAULT]
     assert [c.name for c in resolve(["default"], None, best="k8")] == ["k8", "default"]
 
@@ -29,6 +29,9 @@ def test_every_preset_names_registered_configurations_translate_accepts():
 def test_the_issue_ablations_set_what_they_say():
     assert get("unconstrained").translate_kwargs() == {"constraint": "none"}
     assert get("grammar").translate_kwargs() == {"constraint": "grammar"}
+    assert get("ungrounded").translate_kwargs() == {"ground_values": False}
+    assert get("adapter-ungrounded").translate_kwargs() == {"ground_values": False}
+    assert get("adapter-ungrounded").tuned
     assert get("no-retry").translate_kwargs() == {"max_retries": 0}
     assert [get(f"k{k}").translate_kwargs()["k_examples"] for k in (0, 4, 8)] == [0, 4, 8]
     assert get(DEFAULT).translate_kwargs() == {}

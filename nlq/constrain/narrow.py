@@ -50,10 +50,11 @@ from nlq import dialects
 from nlq.catalog import Catalog
 from nlq.constrain import larktext
 from nlq.constrain.grammar import ConstraintGrammar, GrammarError
+from nlq.constrain.grounding import Mentions, grounded_values, withheld
 from nlq.grammar import grammar_text
 
 #: bump when the narrowing output changes, to invalidate disk caches
-NARROW_VERSION = 8
+NARROW_VERSION = 9
 #: per-metric scoping clones the selector rules once per group of metrics (`scope_groups`);
 #: llguidance's Earley parser then predicts every clone where a metric may start.  Measured:
 #: 200 or 1,000 clones exceed its 50,000-item limit per mask ("Too many items"); 100 cost
@@ -305,6 +306,11 @@ def _regex_char(ch: str) -> str:
 
 #: a bare wildcard value (`*`, `5*`, `ip-10-1-*`), Datadog's tag and attribute values
 BARE_WILDCARD = r"/[A-Za-z0-9_.\/:\-]*\*/"
+#: a value with a wildcard anywhere (`*timeout*`), where the grammar takes one
+#: (a leading `*` shows a search over words, not a choice among the catalog's names)
+ANY_WILDCARD = r"/\*[A-Za-z0-9_.\/:\-*]*/"
+#: the empty language (llguidance compiles it; nothing can match)
+NOTHING = r"/[^\s\S]/"
 
 
 # ---------------------------------------------------------------------------
@@ -393,6 +399,17 @@ class _Builder:
             return self._terminals[key]
         return term
 
+    def wildcard_terminal(self, value_rule: str) -> str | None:
+        """Bare values that match without naming one, for a key whose values grounding
+        withheld: `*`, and `*timeout*` where the rule takes a leading wildcard (a log search's
+        words); None for quoted values and rules without wildcards."""
+        if self.probe.quoted(value_rule) or not self.probe.accepts(value_rule, "*"):
+            return None
+        if self.probe.accepts(value_rule, "*ab-1*"):
+            self._define("NLQ_ANY_WILDCARD", ANY_WILDCARD)
+            return "NLQ_ANY_WILDCARD"
+        return self.terminal(f"{value_rule}_star", ["*"])
+
     def _define(self, name: str, body: str) -> None:
         if ("defined", name) not in self._terminals:
             self._terminals[("defined", name)] = name
@@ -469,16 +486,28 @@ class _Builder:
         """`rule` rewritten as one alternative per key, each with that key's values."""
         body = self.defs[rule].body
         alts = []
+        # [] is a key whose every value grounding withheld (nlq.constrain.grounding): it takes
+        # only a wildcard where the dialect writes one bare (Datadog's `host:*`); a quoted
+        # `service=".*"` would only tempt the model into a value validation refuses.
         for key, values in keys.items():
             if not self.probe.accepts(key_rule, key):
                 continue
-            term = self.value_terminal(value_rule, values) if values else None
+            if values == []:
+                term = self.wildcard_terminal(value_rule)
+                if term is None:
+                    continue
+            else:
+                term = self.value_terminal(value_rule, values) if values else None
             sub = dict(mapping or {})
             sub[key_rule] = self.terminal(key_rule, [key])
             sub[value_rule] = term or free_values[value_rule]
             alt_name = f"nlq_{new_name}_{len(self.extra)}"
             self.extra.append(f"{alt_name}: {larktext.substitute(body, sub)}")
             alts.append(alt_name)
+        if not alts and any(values == [] for values in keys.values()):
+            # every key withheld: the rule matches nothing (`up{}` or a bare `up` remain)
+            self._define("NLQ_NOTHING", NOTHING)
+            alts = ["NLQ_NOTHING"]
         if alts:
             if new_name == rule:
                 self.replacements[rule] = f"{rule}: " + " | ".join(alts)
@@ -589,24 +618,46 @@ def _disk_dir() -> Path:
 
 
 _IGNORE_WS = re.compile(r"^%ignore\s+(WS|WS_INLINE|_WS)\s*$", re.MULTILINE)
+_IGNORE_COMMENT = re.compile(r"^%ignore\s+COMMENT\s*$\n?", re.MULTILINE)
 
 
 def generation_text(text: str) -> str:
-    """The grammar as the model may write it: ignorable whitespace is single spaces.
+    """The grammar as the model may write it: ignorable whitespace is single spaces, no comments.
 
     A grammar for validation ignores any whitespace (newlines, tabs, runs of
-    blanks); a small model given that freedom drifts into multi-line output.
+    blanks); a small model given that freedom drifts into multi-line output.  A
+    `# comment` runs to the end of the line, so a model that writes `#` may say
+    anything until its token budget runs out: no generated query needs one.
     Everything the restricted grammar allows the full one accepts.
     """
+    text = _IGNORE_COMMENT.sub("", text)
     if not _IGNORE_WS.search(text):
         return text
     text = _IGNORE_WS.sub("%ignore NLQ_GEN_SPACE", text)
     return text.rstrip("\n") + '\n\n// generation: ignorable whitespace is a single space\nNLQ_GEN_SPACE: " "\n'
 
 
-def narrow_text(text: str, dialect: str, catalog: Catalog, scoped: bool = True) -> tuple[str, dict, list]:
-    """(narrowed Lark text, counts per narrowed rule, rules the grammar lacks)."""
-    names = catalog_names(dialect, catalog, per_entity=scoped)
+def ground_names(names: CatalogNames, question: str) -> set[tuple[str, str]]:
+    """Withhold, in place, the label values `question` does not mention (nlq.constrain.grounding),
+    in each metric's labels and in the merged sets; returns the (key, value) pairs withheld."""
+    mentions = Mentions(question)
+    taken: set[tuple[str, str]] = set()
+    for entity, keys in names.entities.items():
+        grounded = grounded_values(keys, mentions)
+        taken |= withheld(keys, grounded)
+        names.entities[entity] = grounded
+    for key_rule, keys in names.pairs.items():
+        grounded = grounded_values(keys, mentions)
+        taken |= withheld(keys, grounded)
+        names.pairs[key_rule] = grounded
+    return taken
+
+
+def narrow_text(text: str, dialect: str, catalog: Catalog, scoped: bool = True,
+                names: CatalogNames | None = None) -> tuple[str, dict, list]:
+    """(narrowed Lark text, counts per narrowed rule, rules the grammar lacks); `names`:
+    the catalog's name sets when already computed (and perhaps grounded in a question)."""
+    names = catalog_names(dialect, catalog, per_entity=scoped) if names is None else names
     if scoped and names.entities:
         names.groups = scope_groups(names, MAX_SCOPED_ENTITIES)
         scoped = bool(names.groups)
@@ -630,12 +681,21 @@ def narrowed_grammar(
     scoped: bool = True,
     disk_cache: bool | None = None,
     ll_tokenizer=None,
+    question: str | None = None,
 ) -> ConstraintGrammar:
     """The dialect's grammar narrowed to `catalog` (the plain grammar when None).
 
+    With a `question`, label values it does not mention are withheld as well
+    (`ground_names`); such a grammar is kept in memory only, a few hundred at most.
     Validated with llguidance when `ll_tokenizer` is given (else at first use by a
     backend); raises `GrammarError` when llguidance refuses the result.
     """
+    if question and catalog is not None:
+        grounded = _grounded_grammar(dialect, catalog, question, scoped)
+        if grounded is not None:
+            if ll_tokenizer is not None:
+                grounded.validated_spec(ll_tokenizer)
+            return grounded
     text = grammar_text(grammar_file(dialect))
     if disk_cache is None:
         disk_cache = os.environ.get("NLQ_GRAMMAR_CACHE", "1") != "0"
@@ -676,6 +736,60 @@ def narrowed_grammar(
             _MEMORY[key] = grammar
     if ll_tokenizer is not None:
         grammar.validated_spec(ll_tokenizer)
+    return grammar
+
+
+#: grammars grounded in a question kept in memory (a server sees many questions)
+MAX_GROUNDED = 256
+_GROUNDED: OrderedDict[str, ConstraintGrammar] = OrderedDict()
+
+
+_NAMES: OrderedDict[tuple, str] = OrderedDict()
+
+
+def _fresh_names(dialect: str, catalog: Catalog, fingerprint: str, scoped: bool) -> CatalogNames:
+    """A copy of the catalog's name sets, computed once per catalog (grounding edits the copy)."""
+    key = (dialect, fingerprint, scoped)
+    with _LOCK:
+        frozen = _NAMES.get(key)
+    if frozen is None:
+        names = catalog_names(dialect, catalog, per_entity=scoped)
+        frozen = json.dumps([names.entities, names.pairs, names.names])
+        with _LOCK:
+            _NAMES[key] = frozen
+            while len(_NAMES) > 8:
+                _NAMES.popitem(last=False)
+    entities, pairs, plain = json.loads(frozen)
+    return CatalogNames(entities=entities, pairs=pairs, names=plain)
+
+
+def _grounded_grammar(dialect: str, catalog: Catalog, question: str, scoped: bool) -> ConstraintGrammar | None:
+    """The narrowed grammar with the values `question` does not mention withheld; None when
+    grounding withholds nothing (the catalog's own cached grammar then serves)."""
+    fingerprint = catalog_fingerprint(catalog)
+    names = _fresh_names(dialect, catalog, fingerprint, scoped)
+    taken = ground_names(names, question)
+    if not taken:
+        return None
+    text = grammar_text(grammar_file(dialect))
+    key = hashlib.sha256(
+        f"{NARROW_VERSION}|{dialect}|{scoped}|{fingerprint}|{sorted(taken)}|".encode() + text.encode()
+    ).hexdigest()[:20]
+    with _LOCK:
+        grammar = _GROUNDED.get(key)
+        if grammar is not None:
+            _GROUNDED.move_to_end(key)
+            return grammar
+    start = time.perf_counter()
+    narrowed, stats, missing = narrow_text(text, dialect, catalog, scoped, names=names)
+    stats["withheld_values"] = len(taken)
+    grammar = ConstraintGrammar(lark=generation_text(narrowed), name=f"{dialect}@{fingerprint}+grounded",
+                                narrowed=stats, missing_rules=missing)
+    grammar.build_s = time.perf_counter() - start
+    with _LOCK:
+        _GROUNDED[key] = grammar
+        while len(_GROUNDED) > MAX_GROUNDED:
+            _GROUNDED.popitem(last=False)
     return grammar
 
 
@@ -743,6 +857,6 @@ def describe_sets(names: CatalogNames) -> dict:
 
 
 __all__ = [
-    "GrammarError", "RULES", "catalog_fingerprint", "catalog_names", "compiled_matcher", "narrow_text",
+    "GrammarError", "RULES", "catalog_fingerprint", "catalog_names", "compiled_matcher", "ground_names", "narrow_text",
     "narrowed_grammar", "trie_regex",
 ]

@@ -8,12 +8,14 @@ case, and any number of ablations beside it, each changing one thing:
 |---|---|
 | `unconstrained` | decoding with no grammar (any one line); validity is decided after the fact |
 | `grammar` | decoding with the dialect's plain grammar, not narrowed to the catalog |
+| `ungrounded` | narrowed to the catalog, but a label may take any of its values, not only those the question names |
 | `no-retry` | no second attempt when the first is invalid (`max_retries=0`) |
 | `k0`, `k4`, `k8` | 0, 4 or 8 few-shot examples in the prompt |
 | `bm25`, `embedding`, `hybrid`, `no-retrieval` | how the few-shot pairs are found (preset `retrieval`) |
 | `exec-choice` | execution-guided choice among sampled candidates (preset `choice`) |
 | `prompt-only` | no few-shot pairs at all: instructions and the catalog slice only |
 | `adapter` | the run's tuned adapter (`--adapter`, default `shop`) with the prompt it was trained on |
+| `adapter-ungrounded` | the tuned adapter without grounding values in the question |
 | `adapter-exec-choice` | the tuned adapter and execution-guided choice |
 
 Preset `stack` is issue #7's ladder, each step adding one thing: `prompt-only`,
@@ -105,6 +107,8 @@ register(Config("unconstrained", "decoding", "no grammar while decoding (any one
                 {"constraint": "none"}))
 register(Config("grammar", "decoding", "the dialect's plain grammar, not narrowed to the catalog",
                 {"constraint": "grammar"}))
+register(Config("ungrounded", "decoding", "narrowed to the catalog, but any of a label's values, "
+                "not only those the question names", {"ground_values": False}))
 register(Config("no-retry", "retry", "one attempt, no retry with the error fed back",
                 {"max_retries": 0}, first_attempt_of=DEFAULT))
 for _k in (0, 4, 8):
@@ -123,13 +127,15 @@ register(Config("exec-choice", "choice", "execution-guided choice among sampled 
 register(Config("prompt-only", "stack", "no few-shot pairs: instructions and the catalog slice only",
                 {"k_examples": 0, "retrieval": "none"}))
 register(Config("adapter", "stack", "the tuned adapter (--adapter) with its compact prompt", tuned=True))
+register(Config("adapter-ungrounded", "stack", "the tuned adapter with any of a label's values, not only "
+                "those the question names", {"ground_values": False}, tuned=True))
 register(Config("adapter-exec-choice", "stack", "the tuned adapter, then execution-guided choice among "
                 "sampled candidates", {"choose": "exec"}, tuned=True))
 
 #: `--ablations [PRESET]`: named sets of ablations
 PRESETS: dict[str, tuple[str, ...]] = {
     "all": ("unconstrained", "grammar", "no-retry", "k0", "k4", "k8"),
-    "decoding": ("unconstrained", "grammar"),
+    "decoding": ("unconstrained", "grammar", "ungrounded"),
     "retry": ("no-retry",),
     "examples": ("k0", "k4", "k8"),
     "retrieval": ("bm25", "embedding", "hybrid", "no-retrieval"),
