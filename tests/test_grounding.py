@@ -123,3 +123,15 @@ def test_translate_grounds_values_with_the_real_model(model):
     assert grounded.attempts and not any(f'"{s}"' in grounded.attempts[0].query for s in services)
     free = translate(question, "promql", catalog, model, max_retries=0, ground_values=False)
     assert not free.grammar["name"].endswith("+grounded")
+
+
+def test_ask_any_value_turns_grounding_off(model):
+    from click.testing import CliRunner
+
+    from nlq.cli import main
+
+    args = ["ask", "-d", "promql", "--max-retries", "0", "--json", "which pods have more than 50 goroutines"]
+    grounded = json.loads(CliRunner().invoke(main, args).output)
+    free = json.loads(CliRunner().invoke(main, [*args, "--any-value"]).output)
+    assert grounded["grammar"]["name"].endswith("+grounded")
+    assert not free["grammar"]["name"].endswith("+grounded")

@@ -34,10 +34,13 @@ from nlq.translate import DEFAULT_MAX_RETRIES, TOKEN_BUDGET, default_catalog, tr
                    "keep the answer most agree on; --json lists candidates and votes.")
 @click.option("--candidates", type=click.IntRange(1, 16), default=DEFAULT_CANDIDATES, show_default=True,
               help="Sampled candidates for --choose exec (besides the greedy one).")
+@click.option("--any-value", is_flag=True,
+              help="Let the model pick any of a label's catalog values, not only those the question names "
+                   "(a service, host or queue it implies without naming).")
 @json_option
 def command(question: str, dialect: str, catalog_path: str | None, no_catalog: bool, model: str | None,
             max_retries: int, max_tokens: int | None, retrieval: str | None, choose: str, candidates: int,
-            as_json: bool):
+            any_value: bool, as_json: bool):
     """Translate QUESTION into a DIALECT query, checked against the catalog.
 
     Prints the query, a one-sentence explanation, what was assumed, and links
@@ -58,7 +61,7 @@ def command(question: str, dialect: str, catalog_path: str | None, no_catalog: b
     else:
         catalog = default_catalog(dialect)
     result = translate(question, dialect, catalog, model, max_retries=max_retries, max_tokens=max_tokens,
-                       retrieval=retrieval, choose=choose, candidates=candidates)
+                       retrieval=retrieval, choose=choose, candidates=candidates, ground_values=not any_value)
     if as_json:
         click.echo(json.dumps(result.to_dict(), indent=2))
     elif result.ok:
