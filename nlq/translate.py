@@ -363,6 +363,7 @@ def translate(
                                       temperature=temp, n=n, seed=number)[0]
         if "compile_s" not in result.grammar or not result.grammar.get("compile_s"):
             result.grammar = grammar.to_dict()
+            result.grammar["grounding"] = _grounding(grammar, dialect, catalog, constraint, ground_values)
         t0 = time.perf_counter()
         checked = [_check(spec, c, catalog, max_tokens) for c in generation.completions]
         validate_s = time.perf_counter() - t0
@@ -432,6 +433,19 @@ def _choose_by_execution(result: Translation, spec: Any, backend: Any, grammar: 
         return
     result.status, result.message, result.ast = "ok", None, winner.ast
     result.query = _canonical(spec, winner.ast, winner.query)
+
+
+def _grounding(grammar: Any, dialect: str, catalog: Catalog | None, constraint: str, ground_values: bool) -> str:
+    """What grounding values in the question did to this request's grammar, for the record."""
+    from nlq.constrain.narrow import MAX_GROUNDED_VALUES, groundable
+
+    if grammar.narrowed.get("withheld_values"):
+        return f"{grammar.narrowed['withheld_values']} label values the question does not name withheld"
+    if not ground_values or constraint != "catalog" or catalog is None:
+        return "off"
+    if not groundable(dialect, catalog):
+        return f"skipped: the catalog holds more than {MAX_GROUNDED_VALUES:,} label values"
+    return "nothing withheld"
 
 
 def _canonical(spec: Any, ast: Any, text: str) -> str:

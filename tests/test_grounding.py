@@ -98,6 +98,21 @@ def test_datadog_keeps_wildcards_for_withheld_tags():
     assert not accepts("datadog-logs", "error logs grouped by host", "status:error host:ip-10-0-1-17")
 
 
+def test_a_catalog_too_large_to_narrow_per_question_is_not_grounded_and_says_so(monkeypatch):
+    from nlq.constrain import narrow
+    from nlq.translate import _grounding
+
+    catalog = default_catalog("promql")
+    question = "instances holding over 200 file descriptors"
+    grounded = narrowed_grammar("promql", catalog, question=question)
+    assert "withheld" in _grounding(grounded, "promql", catalog, "catalog", True)
+    monkeypatch.setattr(narrow, "MAX_GROUNDED_VALUES", 10)
+    plain = narrowed_grammar("promql", catalog, question=question)
+    assert plain is narrowed_grammar("promql", catalog)
+    assert _grounding(plain, "promql", catalog, "catalog", True).startswith("skipped: the catalog holds more than 10")
+    assert _grounding(plain, "promql", catalog, "catalog", False) == "off"
+
+
 def test_a_generated_query_cannot_hold_a_comment():
     # a `#` comment runs to the end of the line: a model could fill its whole budget with one
     assert not accepts("promql", None, "up # anything at all")

@@ -76,9 +76,16 @@ class Mentions:
         self._long = [w for w in self.words if len(w) >= MIN_PREFIX]
         self._squashed = {_NOT_ALNUM.sub("", w) for w in self.words}
         self._initials = {w for w in self.words if 2 <= len(w) <= 5 and w.isalpha()}
+        self._verdicts: dict[str, bool] = {}  # a value recurs in many metrics' labels
 
     def names(self, value: str) -> bool:
         """True when the question mentions `value` (see the module docstring for how)."""
+        verdict = self._verdicts.get(value)
+        if verdict is None:
+            verdict = self._verdicts[value] = self._names(value)
+        return verdict
+
+    def _names(self, value: str) -> bool:
         v = value.lower()
         if not v:
             return False
@@ -96,7 +103,12 @@ class Mentions:
         return len(parts) >= 2 and "".join(p[0] for p in parts) in self._initials
 
     def _at_word_start(self, text: str) -> bool:
-        return re.search(r"(?<![a-z0-9])" + re.escape(text), self.text) is not None
+        at = self.text.find(text)
+        while at >= 0:
+            if at == 0 or not self.text[at - 1].isalnum():
+                return True
+            at = self.text.find(text, at + 1)
+        return False
 
 
 def _one_typo(a: str, b: str) -> bool:

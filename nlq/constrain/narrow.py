@@ -741,6 +741,11 @@ def narrowed_grammar(
 
 #: grammars grounded in a question kept in memory (a server sees many questions)
 MAX_GROUNDED = 256
+#: a grounded grammar is narrowed and compiled per question; past this many distinct label
+#: values that costs more than the answer (benchmarks/grounding_cost.py --synthetic: 1,000
+#: metrics, ~4,800 values, 0.2 s; 10,000 metrics, ~50,000 values, 2-3 s), so larger
+#: catalogs are narrowed to the catalog only (translate() says so in its grammar record)
+MAX_GROUNDED_VALUES = 5_000
 _GROUNDED: OrderedDict[str, ConstraintGrammar] = OrderedDict()
 
 
@@ -763,11 +768,24 @@ def _fresh_names(dialect: str, catalog: Catalog, fingerprint: str, scoped: bool)
     return CatalogNames(entities=entities, pairs=pairs, names=plain)
 
 
+def distinct_values(names: CatalogNames) -> int:
+    """How many distinct (key, value) pairs the catalog's merged name sets hold."""
+    return sum(len(values or ()) for keys in names.pairs.values() for values in keys.values())
+
+
+def groundable(dialect: str, catalog: Catalog, scoped: bool = True) -> bool:
+    """False when the catalog is too large to narrow again per question (`MAX_GROUNDED_VALUES`)."""
+    names = _fresh_names(dialect, catalog, catalog_fingerprint(catalog), scoped)
+    return distinct_values(names) <= MAX_GROUNDED_VALUES
+
+
 def _grounded_grammar(dialect: str, catalog: Catalog, question: str, scoped: bool) -> ConstraintGrammar | None:
     """The narrowed grammar with the values `question` does not mention withheld; None when
     grounding withholds nothing (the catalog's own cached grammar then serves)."""
     fingerprint = catalog_fingerprint(catalog)
     names = _fresh_names(dialect, catalog, fingerprint, scoped)
+    if distinct_values(names) > MAX_GROUNDED_VALUES:
+        return None
     taken = ground_names(names, question)
     if not taken:
         return None
@@ -857,6 +875,6 @@ def describe_sets(names: CatalogNames) -> dict:
 
 
 __all__ = [
-    "GrammarError", "RULES", "catalog_fingerprint", "catalog_names", "compiled_matcher", "ground_names", "narrow_text",
+    "GrammarError", "RULES", "catalog_fingerprint", "catalog_names", "compiled_matcher", "ground_names", "groundable", "narrow_text",
     "narrowed_grammar", "trie_regex",
 ]
