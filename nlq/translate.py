@@ -443,7 +443,7 @@ def _grounding(grammar: Any, dialect: str, catalog: Catalog | None, constraint: 
         return f"{grammar.narrowed['withheld_values']} label values the question does not name withheld"
     if not ground_values or constraint != "catalog" or catalog is None:
         return "off"
-    if not groundable(dialect, catalog):
+    if not groundable(dialect, catalog, fingerprint=grammar.catalog_fingerprint):
         return f"skipped: the catalog holds more than {MAX_GROUNDED_VALUES:,} label values"
     return "nothing withheld"
 

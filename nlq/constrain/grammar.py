@@ -33,6 +33,8 @@ class ConstraintGrammar:
     narrowed: dict[str, int] = field(default_factory=dict)
     #: rules the narrowing wanted but the grammar file does not define
     missing_rules: list[str] = field(default_factory=list)
+    #: the fingerprint of the catalog it was narrowed to ("" when none)
+    catalog_fingerprint: str = ""
     #: seconds spent building the Lark text and validating it with llguidance
     build_s: float = 0.0
     compile_s: float = 0.0
