@@ -2,8 +2,8 @@
 
 Narrowing to the catalog stops the model inventing names that do not exist; it
 does not stop it choosing one the user never mentioned.  A small model that has
-seen `{service="checkout"}` in its examples adds it to "pods with more than 50
-goroutines", and the query is valid, plausible and wrong.  Grounding narrows
+seen `{service="checkout"}` in its examples adds it to "instances holding over
+200 file descriptors", and the query is valid, plausible and wrong.  Grounding narrows
 once more per question: where a label has several values in the catalog, the
 grammar keeps only those the question mentions.
 
@@ -25,9 +25,9 @@ one of its parts of four letters or more, at the start of a word ("warn" in
 four letters or more starts the value or one of its parts ("rabbit" for
 `rabbitmq`, "email" for `email-notifications`, "ip-10-0-2-8" for
 `ip-10-0-2-8:9100`), or, with five or more, is one typo away from it
-("paymnets", "fronted"); when
-the two are equal without punctuation ("node.js", `nodejs`); or when a question
-word is the initials of its parts ("ksm" for `kube-state-metrics`).  A withheld
+("paymnets", "fronted"); when the two are equal without punctuation ("node.js",
+`nodejs`); or when a question word is the initials of its parts ("ksm" for
+`kube-state-metrics`).  A withheld
 key keeps its name, so `sum by (service)` is still possible, and Datadog's
 wildcards (`host:*`): only a chosen value (`service="..."`) is not.  Where no
 label of a metric is left, PromQL writes the metric bare (nlq.constrain.narrow).
