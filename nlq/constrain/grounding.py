@@ -3,9 +3,9 @@
 Narrowing to the catalog stops the model inventing names that do not exist; it
 does not stop it choosing one the user never mentioned.  A small model that has
 seen `{service="checkout"}` in its examples adds it to "instances holding over
-200 file descriptors", and the query is valid, plausible and wrong.  Grounding narrows
-once more per question: where a label has several values in the catalog, the
-grammar keeps only those the question mentions.
+200 file descriptors", and the query is valid, plausible and wrong.  Grounding
+narrows once more per question: where a label has several values in the
+catalog, the grammar keeps only those the question mentions.
 
 What stays whatever the question says:
 
@@ -27,10 +27,10 @@ four letters or more starts the value or one of its parts ("rabbit" for
 `ip-10-0-2-8:9100`), or, with five or more, is one typo away from it
 ("paymnets", "fronted"); when the two are equal without punctuation ("node.js",
 `nodejs`); or when a question word is the initials of its parts ("ksm" for
-`kube-state-metrics`).  A withheld
-key keeps its name, so `sum by (service)` is still possible, and Datadog's
-wildcards (`host:*`): only a chosen value (`service="..."`) is not.  Where no
-label of a metric is left, PromQL writes the metric bare (nlq.constrain.narrow).
+`kube-state-metrics`).  A withheld key keeps its name, so `sum by (service)` is
+still possible, and Datadog's wildcards (`host:*`): only a chosen value
+(`service="..."`) is not.  Where no label of a metric is left, PromQL writes the
+metric bare (nlq.constrain.narrow).
 """
 
 from __future__ import annotations

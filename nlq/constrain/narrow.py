@@ -749,9 +749,16 @@ MAX_GROUNDED = 256
 #: catalogs are narrowed to the catalog only (translate() says so in its grammar record)
 MAX_GROUNDED_VALUES = 5_000
 _GROUNDED: OrderedDict[str, ConstraintGrammar] = OrderedDict()
-
-
+#: catalogs whose name sets grounding keeps ready to copy (one per catalog in use)
+MAX_NAME_SETS = 8
 _NAMES: OrderedDict[tuple, tuple[str, int]] = OrderedDict()
+
+
+def _remember(cache: OrderedDict, key, value, limit: int) -> None:
+    """Put `value` in the LRU `cache`, dropping the least recently used past `limit` (hold _LOCK)."""
+    cache[key] = value
+    while len(cache) > limit:
+        cache.popitem(last=False)
 
 
 def _frozen_names(dialect: str, catalog: Catalog, fingerprint: str, scoped: bool) -> tuple[str, int]:
@@ -765,9 +772,7 @@ def _frozen_names(dialect: str, catalog: Catalog, fingerprint: str, scoped: bool
         count = sum(len(values or ()) for keys in names.pairs.values() for values in keys.values())
         frozen = (json.dumps([names.entities, names.pairs, names.names]), count)
         with _LOCK:
-            _NAMES[key] = frozen
-            while len(_NAMES) > 8:
-                _NAMES.popitem(last=False)
+            _remember(_NAMES, key, frozen, MAX_NAME_SETS)
     return frozen
 
 
@@ -807,9 +812,7 @@ def _grounded_grammar(dialect: str, catalog: Catalog, fingerprint: str, question
                                 narrowed=stats, missing_rules=missing, catalog_fingerprint=fingerprint)
     grammar.build_s = time.perf_counter() - start
     with _LOCK:
-        _GROUNDED[key] = grammar
-        while len(_GROUNDED) > MAX_GROUNDED:
-            _GROUNDED.popitem(last=False)
+        _remember(_GROUNDED, key, grammar, MAX_GROUNDED)
     return grammar
 
 
@@ -838,9 +841,7 @@ def compiled_matcher(spec: str, ll_tokenizer):
     if pristine.is_error():
         raise GrammarError(f"llguidance refused the grammar: {pristine.get_error()}")
     with _LOCK:
-        _COMPILED[key] = pristine
-        while len(_COMPILED) > MAX_COMPILED:
-            _COMPILED.popitem(last=False)
+        _remember(_COMPILED, key, pristine, MAX_COMPILED)
         return pristine.deep_copy()
 
 
