@@ -15,6 +15,7 @@ from nlq.training.pairs import STYLES, generate_pairs, words
 CATALOGS = Path(__file__).resolve().parents[1] / "snapshots" / "catalog"
 DIALECTS = ("promql", "logql", "datadog-metrics", "datadog-logs")
 
+PODS = [f"worker-{i}" for i in range(15)]
 # Small catalogs with names unlike the snapshot's, as another team would have.
 OTHER_CATALOGS = {
     "promql": {
@@ -24,6 +25,9 @@ OTHER_CATALOGS = {
         "api_latency_seconds_sum": {"handler": ["/login", "/search"]},
         "api_latency_seconds_count": {"handler": ["/login", "/search"]},
         "worker_queue_length": {"queue": ["emails", "thumbnails", "exports"], "region": ["north", "south"]},
+        "worker_memory_used_bytes": {"pod": PODS, "region": ["north", "south"]},
+        "worker_memory_limit_bytes": {"pod": PODS, "region": ["north", "south"]},
+        "pod_owner_info": {"pod": PODS, "team": ["core", "growth", "infra"]},
     },
     "logql": {
         "dialect": "logql",
@@ -38,6 +42,7 @@ OTHER_CATALOGS = {
         "dialect": "datadog-metrics",
         "metrics": {
             "web.requests": {"type": "count", "labels": {"app": ["billing", "gateway"], "code": ["200", "500"]}},
+            "web.errors": {"type": "count", "labels": {"app": ["billing", "gateway"], "code": ["500", "503"]}},
             "web.latency": {"type": "distribution", "labels": {"app": ["billing", "gateway"]}},
             "pool.conn.used": {"type": "gauge", "labels": {"db": ["main", "replica", "audit"]}},
             "pool.conn.max": {"type": "gauge", "labels": {"db": ["main", "replica", "audit"]}},
@@ -51,6 +56,7 @@ OTHER_CATALOGS = {
         "log_fields": {
             "http.status": {"kind": "number", "values": []},
             "error.msg": {"kind": "string", "values": ["ledger write failed", "timeout"]},
+            "took_ms": {"kind": "number", "values": []},
         },
     },
 }  # fmt: skip
@@ -156,6 +162,38 @@ def test_promql_uses_functions_that_fit_the_metric_type():
         for counter in re.findall(r"\b\w+_total\b", p.query):
             if not p.query.startswith("absent("):
                 assert re.search(rf"(rate|increase)\({counter}\b", p.query), p.query
+
+
+# The idioms each language is used for, beyond one selector and one function:
+# a join through an info metric, a ratio of two metrics, counting series,
+# thresholds; log volume in bytes, top talkers, parsed-field filters, regex
+# line filters, unwrapped numbers; Datadog arithmetic between two queries,
+# numeric ranges, wildcards and exclude lists.
+IDIOMS = {
+    "promql": [r"\* on \(pod\) group_left \(team\) pod_owner_info", r"^count by", r"\) / sum",
+               r" [<>] \d+$"],
+    "logql": [r"^topk\(", r"bytes_(over_time|rate)\(", r"\| json \| \w+=", r"\|~ ", r"\| unwrap \w+ \["],
+    "datadog-metrics": [r"^sum:([\w.]+)\{.*\.as_count\(\) / sum:(?!\1\{)[\w.]+\{", r"^top\("],
+    "datadog-logs": [r"@[\w.]+:>\d", r"@[\w.]+:\*\w+\*", r" -\w+:\("],
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_the_generator_composes_each_languages_idioms_for_any_catalog(dialect):
+    catalog = catalog_for(dialect, "other")
+    if dialect == "logql":  # categorical fields to filter and group on, a number to unwrap
+        catalog = Catalog.from_dict(
+            {**OTHER_CATALOGS["logql"], "log_fields": {
+                **OTHER_CATALOGS["logql"]["log_fields"],
+                "method": {"kind": "string", "values": ["GET", "POST"]},
+                "queue_depth": {"kind": "number", "values": []}}},
+            dialect="logql",
+        )  # fmt: skip
+    queries = {p.query for p in generate_pairs(catalog, n=120, seed=0, canonical=False)}
+    missing = [idiom for idiom in IDIOMS[dialect] if not any(re.search(idiom, q) for q in queries)]
+    assert not missing, f"no query matches {missing} among {len(queries)}"
+    for query in queries:
+        check_query(dialect, query, catalog)
 
 
 def test_metric_names_become_words():

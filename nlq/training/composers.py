@@ -23,6 +23,7 @@ _MECHANICS = {"le", "quantile", "__name__"}
 _MAX_GROUP_VALUES = 30  # more values than this makes a grouping a high-cardinality trap
 WINDOWS = ("5m", "5m", "5m", "1m", "10m", "15m", "30m", "1h")
 STATUS_NAMES = re.compile(r"(^|[._])(status|status_code|code)$")
+_ERRORS = re.compile(r"error|fail")
 
 
 @dataclass
@@ -296,13 +297,87 @@ def _p_absent(kinds, pick):
     )
 
 
+def _p_threshold(kinds, pick):
+    """A gauge compared with a number: which series are above (or below) it now."""
+    m = pick.one(kinds["gauge"])
+    matchers, _ = _prom_base(m, pick, k=pick.one([0, 1]))
+    cmp = pick.one([">", ">", "<"])
+    number = pick.one([0, 1, 5, 10, 50, 100, 1000])
+    query = f"{_prom_selector(m.name, matchers)} {cmp} {number}"
+    return Draft("filter", "threshold", query, _slots(m, matchers, cmp=cmp, number=number))
+
+
+def _p_count_series(kinds, pick):
+    """How many series (pods, targets, queues) a gauge has, per group."""
+    m = pick.one(kinds["gauge"])
+    matchers, by = _prom_base(m, pick, k=pick.one([0, 1]))
+    query = _agg("count", by, _prom_selector(m.name, matchers))
+    return Draft("grouping", "count_series", query, _slots(m, matchers, by))
+
+
+_UNIT_WORDS = {"bytes", "seconds", "total", "count", "ratio"}
+
+
+def _same_family(a: str, b: str) -> bool:
+    """Two metrics of one family: the same first word and another word in common
+    (`container_memory_working_set_bytes`, `container_spec_memory_limit_bytes`)."""
+    wa, wb = a.split("_"), b.split("_")
+    return wa[0] == wb[0] and bool((set(wa[1:]) & set(wb[1:])) - _UNIT_WORDS)
+
+
+def _p_gauge_ratio(kinds, pick):
+    """One gauge over another of its family (used over limit, available over total)."""
+    m = pick.one(kinds["gauge"])
+    partners = [
+        o for o in kinds["gauge"]
+        if o.name != m.name and _same_family(o.name, m.name) and not o.name.endswith("_info")
+        and set(_groupings(o.labels, o.high_cardinality)) & set(_groupings(m.labels, m.high_cardinality))
+    ]  # fmt: skip
+    other = pick.one(partners)
+    if other is None:
+        return None
+    shared = [
+        g for g in _groupings(m.labels, m.high_cardinality)
+        if g in _groupings(other.labels, other.high_cardinality)
+    ]  # fmt: skip
+    by = pick.one(shared) if pick.rng.random() < 0.7 else None
+    query = f"{_agg('sum', by, m.name)} / {_agg('sum', by, other.name)}"
+    return Draft("join", "ratio", query, _slots(m, [], by, other=other.name))
+
+
+def _p_info_join(kinds, pick):
+    """A metric broken down by a label only an `_info` metric carries (`* on (pod) group_left (node)`)."""
+    infos = [g for g in kinds["gauge"] if g.name.endswith("_info")]
+    info = pick.one(infos)
+    if info is None:
+        return None
+    joinable = [
+        m for m in kinds["gauge"] + kinds["counter"]
+        if m is not info and any(k in m.labels for k in info.labels if len(info.labels[k]) > _FEW_VALUES)
+    ]  # fmt: skip
+    m = pick.one(joinable)
+    if m is None:
+        return None
+    key = pick.one(k for k in info.labels if k in m.labels and len(info.labels[k]) > _FEW_VALUES)
+    extra = pick.one(
+        k for k in _groupings(info.labels, info.high_cardinality) if k not in m.labels
+    )
+    if extra is None:
+        return None
+    inner = m.name if m in kinds["gauge"] else f"rate({m.name}[5m])"
+    window = None if m in kinds["gauge"] else "5m"
+    query = f"sum by ({extra}) ({inner} * on ({key}) group_left ({extra}) {info.name})"
+    return Draft("join", "info_join", query, _slots(m, [], extra, window, key=key))
+
+
 _PROM_TEMPLATES: list[tuple[Callable, str]] = [
     (_p_gauge_selector, "gauge"), (_p_gauge_selector, "gauge"), (_p_gauge_aggregate, "gauge"),
     (_p_counter_rate, "counter"), (_p_counter_rate, "counter"), (_p_counter_increase, "counter"),
     (_p_topk, "counter"), (_p_offset, "counter"), (_p_offset, "counter"), (_p_quantile, "bucket"),
     (_p_quantile, "bucket"), (_p_average_from_family, "family"), (_p_share, "counter"),
     (_p_share, "counter"), (_p_gauge_change, "gauge"), (_p_negation, "counter"),
-    (_p_include_regex, "counter"), (_p_absent, "gauge"),
+    (_p_include_regex, "counter"), (_p_absent, "gauge"), (_p_threshold, "gauge"),
+    (_p_count_series, "gauge"), (_p_gauge_ratio, "gauge"), (_p_info_join, "gauge"),
 ]  # fmt: skip
 
 
@@ -344,16 +419,35 @@ def compose_logql(
     window = pick.one(WINDOWS)
     slots = {"filters": base, "by": by, "window": window, "subject": "logs"}
     sel = _logql_selector(base)
-    options = ["lines", "count_by", "rate", "vs_hour_ago", "negation", "either"]
+    # Parsed fields a query can filter or group on: few values, each one word.
+    categorical = {
+        n: f.values
+        for n, f in fields.items()
+        if f.kind == "string" and 2 <= len(f.values) <= _FEW_VALUES
+        and all(re.fullmatch(r"[\w.\-]+", v) for v in f.values)
+    }  # fmt: skip
+    numbers = [n for n, f in fields.items() if f.kind == "number" and n != status]
+    options = ["lines", "count_by", "rate", "vs_hour_ago", "negation", "either", "rate_by", "bytes",
+               "topk"]  # fmt: skip
     if texts:
         options += ["contains", "contains_rate"]
+    if len(texts) >= 2:
+        options += ["contains_either"]
     if errors:
-        options += ["errors", "error_share"]
+        options += ["errors", "error_share", "errors_by", "error_rate"]
     if status:
         options += ["status_filter", "status_count"]
     if duration:
         options += ["duration_quantile", "slow"]
+    if categorical:
+        options += ["field_equals", "count_by_field"]
+    if numbers:
+        options += ["unwrap_stat"]
     kind = pick.one(options)
+    extended = _logql_more(kind, pick, labels, base, stream_label, by, window, slots, parser,
+                           level, errors, texts, categorical, numbers)  # fmt: skip
+    if extended is not None:
+        return extended
     if kind == "lines":
         extra = pick.one(g for g in labels if g != stream_label)
         if extra and pick.one([True, False]):
@@ -413,6 +507,56 @@ def compose_logql(
     return Draft("rate", "rate", query, slots)
 
 
+def _logql_more(kind, pick, labels, base, stream_label, by, window, slots, parser,
+                level, errors, texts, categorical, numbers) -> Draft | None:  # fmt: skip
+    """The metric-query and parser shapes: rates and volumes per group, top talkers,
+    error counts across streams, regex line filters, parsed-field filters and groupings,
+    statistics over an unwrapped number."""
+    sel = _logql_selector(base)
+    if kind == "rate_by" and by:
+        query = f"sum by ({by}) (rate({sel}[{window}]))"
+        return Draft("rate", "rate_by", query, slots)
+    if kind == "bytes":
+        fn = pick.one(["bytes_over_time", "bytes_rate"])
+        query = _agg("sum", by if fn == "bytes_over_time" else None, f"{fn}({sel}[{window}])")
+        stratum, name = ("grouping", "log_bytes") if fn == "bytes_over_time" else ("rate", "bytes_rate")
+        return Draft(stratum, name, query, {**slots, "by": by if fn == "bytes_over_time" else None})
+    if kind == "topk" and by:
+        k = pick.one([3, 5, 10])
+        query = f"topk({k}, sum by ({by}) (count_over_time({sel}[{window}])))"
+        return Draft("grouping", "topk_logs", query, {**slots, "k": k})
+    if kind == "errors_by":
+        err = _logql_selector([(level, "=", errors)])
+        query = f"sum by ({stream_label}) (count_over_time({err}[{window}]))"
+        return Draft("grouping", "errors_by", query, {**slots, "filters": [], "by": stream_label})
+    if kind == "error_rate":
+        query = f"sum(rate({_logql_selector(base + [(level, '=', errors)])}[{window}]))"
+        return Draft("rate", "error_rate", query, slots)
+    if kind == "contains_either":
+        chosen = sorted(pick.some(texts, 2))
+        query = f"{sel} |~ {prom_string(regex_alternation(chosen))}"
+        return Draft("edge", "contains_either", query, {**slots, "texts": chosen})
+    if kind == "field_equals":
+        name = pick.one(categorical)
+        value = pick.one(categorical[name])
+        query = f"{sel} | {parser} | {name}={prom_string(value)}"
+        return Draft(
+            "filter", "show_logs", query, {**slots, "filters": slots["filters"] + [(name, "=", value)]}
+        )
+    if kind == "count_by_field":
+        name = pick.one(categorical)
+        query = f"sum by ({name}) (count_over_time({sel} | {parser} [{window}]))"
+        return Draft("grouping", "count_by", query, {**slots, "by": name})
+    if kind == "unwrap_stat":
+        name = pick.one(numbers)
+        fn = pick.one(["avg_over_time", "max_over_time"])
+        query = f"{fn}({sel} | {parser} | unwrap {name} [{window}]) by ({stream_label})"
+        return Draft(
+            "grouping", fn, query, {**slots, "subject": name.replace("_", " "), "by": stream_label}
+        )
+    return None
+
+
 # ---------------------------------------------------------------------------- Datadog
 _DD_VALUE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-/:]*$")
 
@@ -455,7 +599,8 @@ def compose_datadog_metrics(catalog: Catalog, rng: random.Random) -> Draft | Non
     if metric.type in ("count", "rate"):
         rate = ".as_count()" if metric.type == "count" else ""
         q = f"sum:{metric.name}{scope}{group}{rate}"
-        options = ["total", "per_second", "vs_hour_ago", "rollup", "exclude", "top", "share"]
+        options = ["total", "per_second", "vs_hour_ago", "rollup", "exclude", "top", "share",
+                   "ratio"]  # fmt: skip
         kind = pick.one(options)
         counted = "dd_count" if metric.type == "count" else "rate"
         if kind == "total":
@@ -482,6 +627,18 @@ def compose_datadog_metrics(catalog: Catalog, rng: random.Random) -> Draft | Non
             query = f"{q} / sum:{metric.name}{gscope}{group}{rate}"
             return Draft(
                 "join", "share", query, {**slots, "filters": [], "part": (key, "=", filters[0][1])}
+            )
+        partner = _dd_partner(catalog, metric) if kind == "ratio" else None
+        if partner is not None and _ERRORS.search(partner.name):  # errors over hits, not the reverse
+            return None
+        if partner is not None:
+            shared = by if by in partner.labels else None
+            grp = f" by {{{shared}}}" if shared else ""
+            both = scope if not filters or filters[0][1] in partner.labels.get(key, []) else "{*}"
+            query = f"sum:{metric.name}{both}{grp}{rate} / sum:{partner.name}{both}{grp}{rate}"
+            kept = slots["filters"] if both == scope else []
+            return Draft(
+                "join", "ratio", query, {**slots, "filters": kept, "by": shared, "other": partner.name}
             )
         if key and len(tags[key]) >= 2:  # excluding the only value leaves nothing
             query = f"sum:{metric.name}{_dd_scope(filters, negated=True)}{group}{rate}"
@@ -533,12 +690,13 @@ def compose_datadog_metrics(catalog: Catalog, rng: random.Random) -> Draft | Non
 
 
 def _dd_partner(catalog: Catalog, metric: Metric) -> Metric | None:
-    """A gauge of the same family (`system.mem.used` / `system.mem.total`)."""
+    """A metric of the same family and type (`system.mem.used` / `system.mem.total`,
+    `trace.http.request.errors` / `trace.http.request.hits`)."""
     prefix = metric.name.rsplit(".", 1)[0]
     for other in catalog.metrics.values():
         if (
             other.name != metric.name
-            and other.type == "gauge"
+            and other.type == metric.type
             and other.name.rsplit(".", 1)[0] == prefix
         ):
             return other
@@ -567,7 +725,26 @@ def compose_datadog_logs(catalog: Catalog, rng: random.Random) -> Draft | None:
     status = next(
         (n for n, f in fields.items() if f.kind == "number" and STATUS_NAMES.search(n)), None
     )
-    kind = pick.one(["show", "field", "either", "exclude", "exists", "status", "or", "window"])
+    numbers = [n for n, f in fields.items() if f.kind == "number" and n != status and not f.values]
+    phrase_words = [
+        (n, w) for n, v in strings if " " in v for w in re.findall(r"[a-z]{5,}", v)
+    ]  # a word of a logged message: what a wildcard search looks for
+    kind = pick.one(["show", "field", "either", "exclude", "exists", "status", "or", "window",
+                     "above", "wildcard", "exclude_list"])  # fmt: skip
+    if kind == "above" and numbers:
+        name, number = pick.one(numbers), pick.one([1, 10, 90, 100, 1000])
+        query = f"{base} @{name}:>{number}"
+        return Draft("filter", "field_above", query, {**slots, "field": name, "number": number})
+    if kind == "wildcard" and phrase_words:
+        name, word = pick.one(phrase_words)
+        query = f"{base} @{name}:*{word}*"
+        return Draft("edge", "field_contains", query, {**slots, "field": name, "text": word})
+    if kind == "exclude_list":
+        other = pick.one(k for k in tags if k != key and len(tags[k]) >= 3)
+        if other:
+            out = sorted(pick.some(tags[other], 2))
+            query = f"{base} -{other}:({' OR '.join(_dd_log_value(v) for v in out)})"
+            return Draft("edge", "exclude", query, {**slots, "excluded": (other, out)})
     if kind == "field" and strings:
         name, val = pick.one(strings)
         return Draft(

@@ -272,7 +272,7 @@ PHRASES: dict[str, dict[str, list[str]]] = {
     "exclude": {
         "terse": ["{what}{where}{by_t} except {excluded}"],
         "verbose": ["Show {what}{where_v}{by_v}, leaving out {excluded_v}."],
-        "jargon": ["{what}{by_j} excluding {excluded}", "{what} w/o {excluded}"],
+        "jargon": ["{what}{where}{by_j} excluding {excluded}", "{what}{where} w/o {excluded}"],
     },
     "exclude_list": {
         "terse": ["{what}{by_t} excluding {excluded}"],
@@ -379,6 +379,61 @@ PHRASES: dict[str, dict[str, list[str]]] = {
         "verbose": ["Show logs where {alt_v}."],
         "jargon": ["{alt}, either one"],
     },
+    "threshold": {
+        "terse": ["{what}{where} {cmp_t} {number}", "{what}{where} {cmp} {number}"],
+        "verbose": ["Which series of {what}{where_v} are {cmp_v} {number} right now?"],
+        "jargon": ["{what}{where} {cmp} {number}?", "where is {what} {cmp_t} {number}{where}"],
+    },
+    "count_series": {
+        "terse": ["how many {what} series{where}{by_t}", "count of {what}{where}{by_t}"],
+        "verbose": ["How many {what} series are there{where_v}{by_v}?"],
+        "jargon": ["# of {what} series{where}{by_j}"],
+    },
+    "info_join": {
+        "terse": ["{what} by {by}", "{what} per {by}"],
+        "verbose": ["What is the total {what}, per {by}?"],
+        "jargon": ["{what} grouped by {by}", "{what} per {by} (join on {key})"],
+    },
+    "log_bytes": {
+        "terse": ["log bytes{where}{by_t} last {window}", "log volume in bytes{where}{by_t}"],
+        "verbose": ["How many bytes of logs{where_v}{by_v} in the last {window_v}?"],
+        "jargon": ["log bytes{where}{by_j} {jwindow}"],
+    },
+    "bytes_rate": {
+        "terse": ["log bytes per second{where}", "log throughput{where} {window}"],
+        "verbose": ["How many bytes of logs per second{where_v}?"],
+        "jargon": ["log B/s{where}"],
+    },
+    "topk_logs": {
+        "terse": ["top {k} {by} by log lines{where}", "noisiest {k} {by}{where}"],
+        "verbose": ["Which {k} {by} values logged the most lines{where_v} in the last {window_v}?"],
+        "jargon": ["top{k} {by} by log volume{where}", "top {k} chattiest {by}{where}"],
+    },
+    "errors_by": {
+        "terse": ["errors by {by} last {window}", "error count per {by}"],
+        "verbose": ["How many error log lines per {by} in the last {window_v}?"],
+        "jargon": ["# errs per {by} {jwindow}", "err count by {by}"],
+    },
+    "error_rate": {
+        "terse": ["error rate{where}", "{where_bare} errors per second"],
+        "verbose": ["How many error lines per second does{where_bare_v} log?"],
+        "jargon": ["errs/s{where}", "err rate{where} {window}"],
+    },
+    "contains_either": {
+        "terse": ['{where_bare} logs with "{text}" or "{text2}"'],
+        "verbose": ['Find log lines{where_v} that contain "{text}" or "{text2}".'],
+        "jargon": ['grep -E "{text}|{text2}"{where}'],
+    },
+    "field_above": {
+        "terse": ["{where_bare} logs with {field} > {number}", "{where_bare} logs where {field} above {number}"],
+        "verbose": ["Show logs{where_v} whose {field} is above {number}."],
+        "jargon": ["{field}>{number}{where}"],
+    },
+    "field_contains": {
+        "terse": ['{where_bare} logs with {field} containing "{text}"'],
+        "verbose": ['Show logs{where_v} whose {field} contains "{text}".'],
+        "jargon": ["*{text}* in {field}{where}"],
+    },
     "logs_window": {
         "terse": ["logs{where} last {window}"],
         "verbose": ["What did{where_bare_v} log in the last {window_v}?"],
@@ -424,7 +479,8 @@ def _fill(draft: Draft, style: str) -> dict[str, str]:
         "k": str(s.get("k", "")),
         "qt": _q_words(s.get("q"), "terse"),
         "qv": _q_words(s.get("q"), "verbose"),
-        "text": s.get("text", ""),
+        "text": s.get("text") or (s.get("texts") or [""])[0],
+        "text2": (s.get("texts") or ["", ""])[-1],
         "threshold": s.get("threshold", ""),
         "excluded": " and ".join(excluded)
         if excluded_label in SUBJECT_LABELS
@@ -438,6 +494,11 @@ def _fill(draft: Draft, style: str) -> dict[str, str]:
         "seconds_t": seconds_t,
         "seconds_v": seconds_t if seconds != 60 else "minute",
         "field": s.get("field", ""),
+        "key": s.get("key", ""),
+        "number": str(s.get("number", "")),
+        "cmp": s.get("cmp", ""),
+        "cmp_t": {">": "above", "<": "below"}.get(s.get("cmp", ""), ""),
+        "cmp_v": {">": "above", "<": "below"}.get(s.get("cmp", ""), ""),
         "alt": (
             f"{words(alt[0][0])} {alt[0][1]}{_filter_text(filters, False)} or {words(alt[1][0])} {alt[1][1]}"
             if alt
