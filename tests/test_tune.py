@@ -61,6 +61,10 @@ def test_tune_writes_a_small_fp16_adapter_with_its_record(tuned):
     assert info["prompt_examples"] == 2  # the default: retrieved pairs in every training prompt
     assert info["catalogs"]["promql"]["fingerprint"] == catalog_fingerprint(default_catalog("promql"))
     assert info["training"]["steps"] == STEPS and info["training"]["examples"] == 4
+    import torch
+
+    # --device auto takes the GPU where torch sees one, and the record says which
+    assert info["training"]["device"] == (torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu")
     # by default the benchmark and its renamed copy are held back from training
     root = Path(__file__).resolve().parents[1]
     expected = [*root.glob("evals/*.jsonl"), *root.glob("snapshots/renamed/cases/*.jsonl")]
@@ -127,6 +131,59 @@ def test_tune_usage_errors_exit_2_without_a_traceback(tmp_path):
     result = runner.invoke(main, ["tune", "-d", "logql", "--catalog", str(tmp_path / "missing.json")])
     assert result.exit_code == 2 and "does not exist" in result.output
     assert "Traceback" not in result.output
+
+
+@pytest.mark.model
+def test_examples_prepared_here_train_as_the_direct_run_did(tuned, tmp_path):
+    """The GPU path: prepare the examples on this machine, train elsewhere on the file alone."""
+    examples = tmp_path / "examples.jsonl"
+    runner = CliRunner()
+    prepared = runner.invoke(main, ["tune", "-d", "promql", "-n", "4", "--no-fewshot", "--save-examples",
+                                    str(examples), "--json"])
+    assert prepared.exit_code == 0, prepared.output
+    header, *rows = [json.loads(line) for line in examples.read_text().splitlines()]
+    assert header["base_model"] == "SmolLM2-135M-Instruct" and header["dialects"] == ["promql"]
+    assert [r["split"] for r in rows] == ["train"] * 4 and all(0 < r["answer_start"] < len(r["ids"]) for r in rows)
+
+    out = tmp_path / "adapter"
+    trained = runner.invoke(main, ["tune", "--examples", str(examples), "--batch-size", "4", "--epochs", str(STEPS),
+                                   "--lr", "1e-2", "--rank", "4", "--threads", "1", "--out", str(out), "--json"])
+    assert trained.exit_code == 0, trained.output
+
+    def losses(folder):
+        return [json.loads(line)["loss"] for line in (folder / "loss.jsonl").read_text().splitlines()]
+
+    assert losses(out) == pytest.approx(losses(tuned), abs=1e-4)
+    direct, from_file = (json.loads((d / "nlq-adapter.json").read_text()) for d in (tuned, out))
+    for key in ("catalogs", "prompt_examples"):
+        assert from_file[key] == direct[key], key
+    assert from_file["training"]["held_back"] == direct["training"]["held_back"]
+    assert from_file["training"]["examples_file"] == "examples.jsonl"
+
+
+def test_examples_fix_the_data_and_a_bad_file_is_refused(tmp_path):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("not json\n")
+    runner = CliRunner()
+    result = runner.invoke(main, ["tune", "--examples", str(bad), "-n", "5", "-d", "logql"])
+    assert result.exit_code == 2 and "--dialect, -n cannot change it" in result.output, result.output
+    result = runner.invoke(main, ["tune", "--examples", str(bad), "--save-examples", str(tmp_path / "x.jsonl")])
+    assert result.exit_code == 2 and "give one" in result.output
+    result = runner.invoke(main, ["tune", "--examples", str(bad), "--out", str(tmp_path / "adapter")])
+    assert result.exit_code == 2 and "not a file written by --save-examples" in result.output, result.output
+    assert "Traceback" not in result.output
+
+
+def test_tune_on_a_gpu_torch_cannot_see_is_a_usage_error(tmp_path):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a CUDA device")
+    result = CliRunner().invoke(main, ["tune", "-d", "promql", "-n", "4", "--device", "cuda",
+                                       "--out", str(tmp_path / "adapter")])
+    assert result.exit_code == 2, result.output
+    assert "sees no CUDA device" in result.output and "--device cpu" in result.output
+    assert "Traceback" not in result.output and not (tmp_path / "adapter").exists()
 
 
 def test_the_shipped_adapter_is_for_the_snapshot_catalogs_and_loads_by_default():

@@ -43,11 +43,19 @@ BENCHMARK_FILES = (*sorted((ROOT / "evals").glob("*.jsonl")),
                    "every evals/*.jsonl and its renamed copy, snapshots/renamed/cases/*.jsonl.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--threads", type=click.IntRange(1, 256), default=None, help="CPU threads for torch (default 1: on a busy small machine more threads fight).")
+@click.option("--device", type=click.Choice(("auto", "cpu", "cuda")), default="auto", show_default=True,
+              help="Where to train: auto takes a CUDA GPU when torch sees one, else the CPU.")
+@click.option("--save-examples", type=click.Path(dir_okay=False), default=None,
+              help="Only prepare: write the tokenized examples (pairs, retrieved few-shot pairs, held-out set) "
+                   "to this file and stop.  Carry it to a GPU machine and train there with --examples.")
+@click.option("--examples", "examples", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="Train on a file written by --save-examples instead of generating pairs here; the file "
+                   "fixes the data, so the data options (-d, --catalog, -n, ...) are refused with it.")
 @click.option("--out", "out", type=click.Path(file_okay=False), default="adapters/shop", show_default=True,
               help="Folder for the adapter, its nlq-adapter.json, loss.jsonl and loss.png.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def command(catalogs, dialects, n, no_fewshot, prompt_examples, epochs, lr, rank, batch_size, max_steps, max_minutes, held_out, held_back, seed,
-            threads, out, as_json):
+            threads, device, save_examples, examples, out, as_json):
     """Fine-tune the embedded model on question/query pairs generated from a catalog.
 
     Pairs come from the catalog-driven generator (nlq.training.pairs) plus the
@@ -61,10 +69,17 @@ def command(catalogs, dialects, n, no_fewshot, prompt_examples, epochs, lr, rank
       nlq tune -d promql -n 200 --out /tmp/promql-adapter
       nlq tune -n 400 --epochs 1 --threads 2                      # all four dialects, snapshot catalogs
       nlq tune -d promql --catalog my-prom.json --out adapters/mine
+      nlq tune -n 1000 --epochs 3 --batch-size 32 --device cuda  # a GPU run
+      nlq tune --save-examples ex.jsonl        # here: pairs, retrieval, held-back checks
+      nlq tune --examples ex.jsonl --device cuda --epochs 3   # there: training only
     """
     from nlq.errors import UsageError
     from nlq.training.tune import TuneConfig, tune
 
+    if examples:
+        _refuse_data_options_with_examples()
+    if examples and save_examples:
+        raise UsageError("--examples and --save-examples: give one (prepare here, or train on prepared examples)")
     chosen = tuple(dialects) or DIALECTS
     if catalogs and len(catalogs) != len(chosen):
         raise UsageError(f"--catalog given {len(catalogs)} times for {len(chosen)} dialects: "
@@ -73,9 +88,19 @@ def command(catalogs, dialects, n, no_fewshot, prompt_examples, epochs, lr, rank
         dialects=chosen, catalogs=dict(zip(chosen, catalogs, strict=False)), n=n, fewshot=not no_fewshot,
         prompt_examples=prompt_examples,
         epochs=epochs, lr=lr, rank=rank, batch_size=batch_size, seed=seed, threads=threads, out=out,
-        held_out=held_out, max_steps=max_steps, max_minutes=max_minutes,
-        held_back=tuple(held_back) or tuple(str(p) for p in BENCHMARK_FILES),
+        held_out=held_out, max_steps=max_steps, max_minutes=max_minutes, device=device,
+        held_back=tuple(held_back) or tuple(str(p) for p in BENCHMARK_FILES), examples=examples,
     )
+    if save_examples:
+        from nlq.training.tune import prepare_examples
+
+        prepared = prepare_examples(config, save_examples)
+        summary = {"examples": save_examples, "train": len(prepared.train), "held_out": len(prepared.held_out),
+                   "tokens": sum(len(e.ids) for e in prepared.train)}
+        click.echo(json.dumps(summary, indent=2) if as_json else
+                   f"{summary['train']} training and {summary['held_out']} held-out examples "
+                   f"({summary['tokens']} tokens) written to {save_examples}")
+        return
     bar = None
 
     def on_start(total: int) -> None:
@@ -101,6 +126,24 @@ def command(catalogs, dialects, n, no_fewshot, prompt_examples, epochs, lr, rank
         return
     click.echo(f"adapter: {result.out} ({result.adapter_bytes / 1e6:.1f} MB)")
     click.echo(f"examples: {result.examples}, tokens: {result.tokens} ({result.answer_tokens} in answers), "
-               f"steps: {result.steps} ({result.seen} examples seen), wall: {result.wall_s:.0f} s")
+               f"steps: {result.steps} ({result.seen} examples seen), wall: {result.wall_s:.0f} s on {result.device}")
     click.echo(f"loss: {result.first_loss:.3f} -> {result.final_loss:.3f}"
                + (f", held-out {result.held_out_loss:.3f}" if result.held_out_loss is not None else ""))
+
+
+# what --save-examples fixed: giving one of these with --examples would be silently ignored
+_DATA_OPTIONS = ("catalogs", "dialects", "n", "no_fewshot", "prompt_examples", "held_out", "held_back")
+
+
+def _refuse_data_options_with_examples() -> None:
+    from click.core import ParameterSource
+
+    from nlq.errors import UsageError
+
+    ctx = click.get_current_context()
+    given = [p for p in ctx.command.params
+             if p.name in _DATA_OPTIONS and ctx.get_parameter_source(p.name) != ParameterSource.DEFAULT]
+    if given:
+        flags = ", ".join(max(p.opts, key=len) for p in given)
+        raise UsageError(f"--examples fixes the training data; {flags} cannot change it "
+                         "(give them to the --save-examples run instead)")

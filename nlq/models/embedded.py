@@ -25,6 +25,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from nlq.cache import cache_root
 from nlq.errors import NlqError
@@ -130,12 +131,14 @@ def _check_tokenizer(tokenizer) -> None:
         )
 
 
-def load_base(device: str | None = None) -> TransformersModel:
-    """The embedded model without any adapter, converting the GGUF on first use."""
+def load_base(device: str | None = None, dtype: Any = None) -> TransformersModel:
+    """The embedded model without any adapter, converting the GGUF on first use
+    (`dtype` default: bf16 on a GPU, fp32 on the CPU)."""
     start = time.perf_counter()
     if not is_converted():
         convert(log=lambda msg: print(msg, file=sys.stderr))
-    backend = TransformersModel.from_pretrained(str(converted_dir()), device=device, name=f"embedded:{MODEL_NAME}")
+    backend = TransformersModel.from_pretrained(str(converted_dir()), device=device, dtype=dtype,
+                                                name=f"embedded:{MODEL_NAME}")
     _check_tokenizer(backend.tokenizer)
     backend.eos_token_id = int(backend.tokenizer.convert_tokens_to_ids(EOS_TOKEN))
     backend.load_s = time.perf_counter() - start

@@ -72,6 +72,11 @@ class TuneConfig:
     #: stop after this many minutes of training; the learning-rate schedule then
     #: follows the clock, so a run on a busy CPU still ends with a decayed rate
     max_minutes: float | None = None
+    #: "auto" (a CUDA GPU when torch sees one, else the CPU), "cpu" or "cuda"
+    device: str = "auto"
+    #: train on examples prepared by `prepare_examples` (a GPU machine needs no
+    #: catalogs, retrieval model or benchmark then), instead of building them here
+    examples: str | None = None
 
 
 @dataclass
@@ -88,6 +93,8 @@ class TuneResult:
     final_loss: float
     held_out_loss: float | None
     adapter_bytes: int
+    #: where it trained: "cpu" or the GPU's name
+    device: str = "cpu"
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -111,6 +118,90 @@ def resolve_catalogs(config: TuneConfig) -> dict[str, Catalog]:
             raise UsageError(f"no catalog for {dialect}: {path} does not exist (give --catalog)")
         out[dialect] = load_catalog(path, dialect)
     return out
+
+
+@dataclass
+class Examples:
+    """Tokenized training and held-out examples, and what they were made from."""
+
+    train: list[Encoded]
+    held_out: list[Encoded]
+    #: dialects, catalogs (fingerprint, source), n_per_dialect, fewshot, seed,
+    #: prompt_examples, held_back: what nlq-adapter.json records about the data
+    made_from: dict
+
+
+EXAMPLES_FORMAT = 1
+
+
+def build_examples(config: TuneConfig, backend: Any) -> Examples:
+    """Generate the pairs for `config`'s catalogs and render them as translate() would prompt."""
+    from nlq.constrain.narrow import catalog_fingerprint
+
+    catalogs = resolve_catalogs(config)
+    held_back = held_back_cases(tuple(sorted(config.held_back)))
+    pairs = training_pairs(catalogs, config.n, config.seed, fewshot=config.fewshot, held_back=held_back)
+    held = held_out_pairs(catalogs, config.held_out, config.seed, pairs, held_back) if config.held_out else []
+    made_from = {
+        "dialects": list(config.dialects),
+        "catalogs": {d: {"fingerprint": catalog_fingerprint(c), "source": Path(c.source).name if c.source else ""}
+                     for d, c in catalogs.items()},
+        "n_per_dialect": config.n, "fewshot": config.fewshot, "seed": config.seed,
+        "prompt_examples": config.prompt_examples,
+        "held_back": sorted(_shown_path(p) for p in config.held_back),
+    }  # fmt: skip
+    return Examples(
+        [encode(p, catalogs[p.dialect], backend, config.prompt_examples) for p in pairs],
+        [encode(p, catalogs[p.dialect], backend, config.prompt_examples) for p in held],
+        made_from,
+    )
+
+
+def save_examples(examples: Examples, path: str | Path, backend: Any) -> None:
+    """One JSON line of header, then one per example: what a GPU run needs and nothing more."""
+    from nlq.models.embedded import MODEL_NAME
+
+    header = {"format": EXAMPLES_FORMAT, "base_model": MODEL_NAME, "vocab_size": len(backend.tokenizer),
+              **examples.made_from}  # fmt: skip
+    with Path(path).open("w", encoding="utf-8") as f:
+        f.write(json.dumps(header) + "\n")
+        for split, rows in (("train", examples.train), ("held_out", examples.held_out)):
+            for e in rows:
+                f.write(json.dumps({"split": split, "answer_start": e.answer_start, "ids": e.ids}) + "\n")
+
+
+def prepare_examples(config: TuneConfig, path: str | Path) -> Examples:
+    """Build `config`'s examples here and write them to `path`, for a run elsewhere (`--examples`)."""
+    from nlq.models.embedded import load_base
+
+    resolve_catalogs(config)
+    backend = load_base("cpu")
+    examples = build_examples(config, backend)
+    save_examples(examples, path, backend)
+    return examples
+
+
+def load_examples(path: str | Path, backend: Any) -> Examples:
+    """Examples written by `save_examples`, checked against the model about to train on them."""
+    from nlq.models.embedded import MODEL_NAME
+
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+        header = json.loads(lines[0])
+        rows = [json.loads(line) for line in lines[1:] if line.strip()]
+    except (OSError, IndexError, ValueError) as exc:
+        raise UsageError(f"--examples {path}: not a file written by --save-examples ({exc})") from exc
+    if header.get("format") != EXAMPLES_FORMAT or header.get("base_model") != MODEL_NAME:
+        raise UsageError(f"--examples {path}: format {header.get('format')} for {header.get('base_model')}; "
+                         f"this nlq trains {MODEL_NAME} on format {EXAMPLES_FORMAT}")
+    if header.get("vocab_size") != len(backend.tokenizer):
+        raise UsageError(f"--examples {path}: tokenized for a vocabulary of {header.get('vocab_size')}, "
+                         f"the model has {len(backend.tokenizer)}")
+    split = {"train": [], "held_out": []}
+    for row in rows:
+        split[row["split"]].append(Encoded(row["ids"], row["answer_start"]))
+    made_from = {k: v for k, v in header.items() if k not in ("format", "base_model", "vocab_size")}
+    return Examples(split["train"], split["held_out"], made_from)
 
 
 def training_prompt(pair: TrainingPair, catalog: Catalog, examples: int = 0) -> Prompt:
@@ -146,7 +237,26 @@ def _batches(encoded: list[Encoded], batch_size: int, rng: random.Random) -> lis
     return batches
 
 
-def _tensors(batch: list[Encoded], pad_id: int, torch: Any) -> tuple[Any, Any, Any]:
+DEVICES = ("auto", "cpu", "cuda")
+
+
+def pick_device(requested: str, torch: Any) -> str:
+    """The torch device to train on; a clear error when a GPU is asked for and torch sees none."""
+    if requested not in DEVICES:
+        raise UsageError(f"--device {requested!r}: expected one of {', '.join(DEVICES)}")
+    has_cuda = torch.cuda.is_available()
+    if requested == "cuda" and not has_cuda:
+        built = f"built with CUDA {torch.version.cuda}" if torch.version.cuda else "a CPU-only build"
+        raise UsageError(f"--device cuda: torch {torch.__version__} ({built}) sees no CUDA device; "
+                         "use --device cpu")
+    return "cuda" if requested == "cuda" or (requested == "auto" and has_cuda) else "cpu"
+
+
+def device_name(device: str, torch: Any) -> str:
+    return torch.cuda.get_device_name(0) if device == "cuda" else "cpu"
+
+
+def _tensors(batch: list[Encoded], pad_id: int, torch: Any, device: str = "cpu") -> tuple[Any, Any, Any]:
     width = max(len(e.ids) for e in batch)
     ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
     mask = torch.zeros((len(batch), width), dtype=torch.long)
@@ -156,7 +266,7 @@ def _tensors(batch: list[Encoded], pad_id: int, torch: Any) -> tuple[Any, Any, A
         ids[row, : len(e.ids)] = torch.tensor(e.ids)
         mask[row, : len(e.ids)] = 1
         targets[row, e.answer_start - 1 : len(e.ids) - 1] = torch.tensor(e.ids[e.answer_start :])
-    return ids, mask, targets
+    return ids.to(device), mask.to(device), targets.to(device)
 
 
 def answer_loss(causal_lm: Any, ids: Any, mask: Any, targets: Any, torch: Any) -> Any:
@@ -186,21 +296,23 @@ def tune(
     say = log or (lambda _msg: None)
     if config.threads:
         os.environ["NLQ_TORCH_THREADS"] = str(config.threads)
-    catalogs = resolve_catalogs(config)
+    if not config.examples:
+        resolve_catalogs(config)  # a missing catalog is a usage error before the model loads
+    device = pick_device(config.device, torch)
     torch.manual_seed(config.seed)
     rng = random.Random(config.seed)
 
-    backend = load_base()
+    # fp32 on a GPU too (0.5 GB for 135M parameters): the same arithmetic as a CPU run,
+    # so the two runs' losses compare
+    backend = load_base(device, dtype=torch.float32)
     # one thread by default: on a shared 2-core machine two spinning OpenMP threads
     # made a step 4x slower (150 s against 40 s for 8 x 140 tokens, load average 10)
     torch.set_num_threads(config.threads or 1)
-    say(f"base model {backend.name} loaded in {backend.load_s:.1f} s; {torch.get_num_threads()} threads")
+    say(f"base model {backend.name} loaded in {backend.load_s:.1f} s; training on "
+        + (device_name(device, torch) if device == "cuda" else f"the CPU, {torch.get_num_threads()} threads"))
 
-    held_back = held_back_cases(tuple(sorted(config.held_back)))
-    pairs = training_pairs(catalogs, config.n, config.seed, fewshot=config.fewshot, held_back=held_back)
-    encoded = [encode(p, catalogs[p.dialect], backend, config.prompt_examples) for p in pairs]
-    held = held_out_pairs(catalogs, config.held_out, config.seed, pairs, held_back) if config.held_out else []
-    held_encoded = [encode(p, catalogs[p.dialect], backend, config.prompt_examples) for p in held]
+    examples = load_examples(config.examples, backend) if config.examples else build_examples(config, backend)
+    encoded, held_encoded = examples.train, examples.held_out
     tokens = sum(len(e.ids) for e in encoded)
     answer_tokens = sum(len(e.ids) - e.answer_start for e in encoded)
     say(f"{len(encoded)} examples, {tokens} tokens ({answer_tokens} answer tokens), "
@@ -257,7 +369,7 @@ def tune(
             lr = lr_at(step)
             for group in optimizer.param_groups:
                 group["lr"] = lr
-            ids, mask, targets = _tensors(batch, pad_id, torch)
+            ids, mask, targets = _tensors(batch, pad_id, torch, device)
             loss = answer_loss(causal_lm, ids, mask, targets, torch)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -277,7 +389,8 @@ def tune(
     loss_log.close()
 
     model.eval()
-    held_loss = _mean_loss(causal_lm, held_encoded, config.batch_size, pad_id, torch) if held_encoded else None
+    held_loss = (_mean_loss(causal_lm, held_encoded, config.batch_size, pad_id, torch, device)
+                 if held_encoded else None)
     if held_loss is not None:
         with (out / LOSS_LOG).open("a", encoding="utf-8") as f:
             f.write(json.dumps({"held_out_loss": round(held_loss, 5), "held_out_examples": len(held_encoded)}) + "\n")
@@ -288,19 +401,21 @@ def tune(
         out=str(out), examples=len(encoded), tokens=tokens, answer_tokens=answer_tokens, steps=step, seen=seen,
         wall_s=round(wall_s, 1), first_loss=round(losses[0], 4), final_loss=round(sum(tail) / len(tail), 4),
         held_out_loss=round(held_loss, 4) if held_loss is not None else None, adapter_bytes=adapter_bytes,
+        device=device_name(device, torch),
     )
-    write_info(out, config, catalogs, result, backend)
-    plot_losses(out / LOSS_LOG, out / LOSS_PLOT, title=f"nlq tune: {', '.join(config.dialects)}")
+    write_info(out, config, examples.made_from, result)
+    plot_losses(out / LOSS_LOG, out / LOSS_PLOT, title=f"nlq tune: {', '.join(examples.made_from['dialects'])}")
     say(f"adapter written to {out} ({adapter_bytes / 1e6:.1f} MB)")
     return result
 
 
-def _mean_loss(causal_lm: Any, encoded: list[Encoded], batch_size: int, pad_id: int, torch: Any) -> float:
+def _mean_loss(causal_lm: Any, encoded: list[Encoded], batch_size: int, pad_id: int, torch: Any,
+               device: str = "cpu") -> float:
     total, count = 0.0, 0
     with torch.no_grad():
         for start in range(0, len(encoded), batch_size):
             batch = encoded[start : start + batch_size]
-            ids, mask, targets = _tensors(batch, pad_id, torch)
+            ids, mask, targets = _tensors(batch, pad_id, torch, device)
             n = int((targets != -100).sum())
             total += float(answer_loss(causal_lm, ids, mask, targets, torch)) * n
             count += n
@@ -327,28 +442,27 @@ def save_adapter(model: Any, out: Path) -> int:
     return weights.stat().st_size
 
 
-def write_info(out: Path, config: TuneConfig, catalogs: dict[str, Catalog], result: TuneResult, backend: Any) -> None:
+def write_info(out: Path, config: TuneConfig, made_from: dict, result: TuneResult) -> None:
     """nlq-adapter.json: what the adapter is for and how it was trained."""
-    from nlq.constrain.narrow import catalog_fingerprint
     from nlq.models.embedded import MODEL_NAME
 
     info = {
         "base_model": MODEL_NAME,
         "prompt_style": PROMPT_STYLE,
         # translate() retrieves as many few-shot pairs for the adapter as it saw in training
-        "prompt_examples": config.prompt_examples,
+        "prompt_examples": made_from["prompt_examples"],
         # `embedded` merges adapters/shop by default only while this is true (nlq.models.adapter)
         "load_by_default": True,
-        "catalogs": {d: {"fingerprint": catalog_fingerprint(c), "source": Path(c.source).name if c.source else ""}
-                     for d, c in catalogs.items()},
+        "catalogs": made_from["catalogs"],
         "lora": {"rank": config.rank, "alpha": config.alpha or 2 * config.rank, "targets": list(TARGET_MODULES)},
         "training": {
-            "n_per_dialect": config.n, "fewshot": config.fewshot, "epochs": config.epochs, "lr": config.lr,
-            "batch_size": config.batch_size, "seed": config.seed, "threads": config.threads,
-            "held_back": sorted(_shown_path(p) for p in config.held_back),
+            "n_per_dialect": made_from["n_per_dialect"], "fewshot": made_from["fewshot"],
+            "epochs": config.epochs, "lr": config.lr, "batch_size": config.batch_size, "seed": config.seed,
+            "threads": config.threads, "held_back": made_from["held_back"],
+            **({"examples_file": Path(config.examples).name, "data_seed": made_from["seed"]} if config.examples else {}),
             **{k: v for k, v in result.to_dict().items() if k != "out"},
         },
-    }
+    }  # fmt: skip
     (out / ADAPTER_INFO).write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
 
 
