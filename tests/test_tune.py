@@ -7,6 +7,7 @@ one fixed batch of four pairs) and shared by the tests of this module.
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -172,6 +173,13 @@ def test_examples_fix_the_data_and_a_bad_file_is_refused(tmp_path):
     result = runner.invoke(main, ["tune", "--examples", str(bad), "--out", str(tmp_path / "adapter")])
     assert result.exit_code == 2 and "not a file written by --save-examples" in result.output, result.output
     assert "Traceback" not in result.output
+
+
+def test_tune_without_peft_says_what_to_install(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "peft", None)  # as on a machine without the `model` extra
+    result = CliRunner().invoke(main, ["tune", "-d", "promql", "-n", "4", "--out", str(tmp_path / "adapter")])
+    assert result.exit_code != 0 and "needs torch and peft" in result.output, result.output
+    assert "scripts/setup" in result.output and "Traceback" not in result.output
 
 
 def test_tune_on_a_gpu_torch_cannot_see_is_a_usage_error(tmp_path):

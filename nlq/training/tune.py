@@ -27,6 +27,7 @@ from typing import Any
 
 from nlq.catalog import Catalog, load_catalog
 from nlq.errors import UsageError
+from nlq.models.embedded import ModelUnavailable
 from nlq.prompting import FewShotBank, Prompt, build_prompt
 from nlq.training.data import (
     DIALECTS,
@@ -288,8 +289,12 @@ def tune(
     `on_start(total_steps)` and `on_step(record)` drive a progress bar; `log`
     receives one-line notes (what was loaded, where it was written).
     """
-    import torch
-    from peft import LoraConfig, get_peft_model
+    try:
+        import torch
+        from peft import LoraConfig, get_peft_model
+    except ImportError as exc:
+        raise ModelUnavailable(f"nlq tune needs torch and peft (the `model` extra), and {exc.name} is not "
+                               "installed: run scripts/setup, or pip install torch==2.13.0 '.[model]'") from exc
 
     from nlq.models.embedded import load_base
 
