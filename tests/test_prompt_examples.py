@@ -11,7 +11,7 @@ import pytest
 
 from nlq.prompting import FewShotBank, build_prompt
 from nlq.training.data import fewshot_pairs
-from nlq.training.tune import training_prompt
+from nlq.training.examples import training_prompt
 from nlq.translate import default_catalog
 
 

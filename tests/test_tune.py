@@ -173,6 +173,10 @@ def test_examples_fix_the_data_and_a_bad_file_is_refused(tmp_path):
     result = runner.invoke(main, ["tune", "--examples", str(bad), "--out", str(tmp_path / "adapter")])
     assert result.exit_code == 2 and "not a file written by --save-examples" in result.output, result.output
     assert "Traceback" not in result.output
+    header = {"format": 1, "base_model": "SmolLM2-135M-Instruct", "vocab_size": 49152}
+    bad.write_text(json.dumps(header) + "\n" + json.dumps({"split": "train", "answer_start": 3}) + "\n")
+    result = runner.invoke(main, ["tune", "--examples", str(bad), "--out", str(tmp_path / "adapter")])
+    assert result.exit_code == 2 and "an example line lacks 'ids'" in result.output, result.output
 
 
 def test_tune_without_peft_says_what_to_install(tmp_path, monkeypatch):

@@ -87,7 +87,7 @@ def build_prompt(
 
     A tuned adapter's prompt is the compact one with as many retrieved pairs as
     it was trained with (its `prompt_examples`, passed as `k_examples`): the
-    prompt at inference must be the one it saw in training (`nlq.training.tune`
+    prompt at inference must be the one it saw in training (`nlq.training.examples`
     renders through this function too).  `leave_out` is the index of a bank
     example not to retrieve: training on a curated pair must not show the model
     that same pair as its example.

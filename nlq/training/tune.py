@@ -28,17 +28,23 @@ from typing import Any
 from nlq.catalog import Catalog, load_catalog
 from nlq.errors import UsageError
 from nlq.models.embedded import ModelUnavailable
-from nlq.prompting import FewShotBank, Prompt, build_prompt
 from nlq.training.data import (
     DIALECTS,
-    TrainingPair,
     held_back_cases,
     held_out_pairs,
     training_pairs,
 )
+from nlq.training.examples import (
+    PROMPT_STYLE,
+    Encoded,
+    Examples,
+    encode,
+    load_examples,
+    save_examples,
+    shown_path,
+)
 
 TARGET_MODULES = ("v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
-PROMPT_STYLE = "compact"
 ADAPTER_INFO = "nlq-adapter.json"
 LOSS_LOG = "loss.jsonl"
 LOSS_PLOT = "loss.png"
@@ -101,13 +107,6 @@ class TuneResult:
         return asdict(self)
 
 
-@dataclass
-class Encoded:
-    ids: list[int]
-    #: index of the first answer token
-    answer_start: int
-
-
 def resolve_catalogs(config: TuneConfig) -> dict[str, Catalog]:
     """Dialect -> Catalog, from --catalog or the snapshot catalogs; a clear error when one is missing."""
     out = {}
@@ -119,20 +118,6 @@ def resolve_catalogs(config: TuneConfig) -> dict[str, Catalog]:
             raise UsageError(f"no catalog for {dialect}: {path} does not exist (give --catalog)")
         out[dialect] = load_catalog(path, dialect)
     return out
-
-
-@dataclass
-class Examples:
-    """Tokenized training and held-out examples, and what they were made from."""
-
-    train: list[Encoded]
-    held_out: list[Encoded]
-    #: dialects, catalogs (fingerprint, source), n_per_dialect, fewshot, seed,
-    #: prompt_examples, held_back: what nlq-adapter.json records about the data
-    made_from: dict
-
-
-EXAMPLES_FORMAT = 1
 
 
 def build_examples(config: TuneConfig, backend: Any) -> Examples:
@@ -149,26 +134,13 @@ def build_examples(config: TuneConfig, backend: Any) -> Examples:
                      for d, c in catalogs.items()},
         "n_per_dialect": config.n, "fewshot": config.fewshot, "seed": config.seed,
         "prompt_examples": config.prompt_examples,
-        "held_back": sorted(_shown_path(p) for p in config.held_back),
+        "held_back": sorted(shown_path(p) for p in config.held_back),
     }  # fmt: skip
     return Examples(
         [encode(p, catalogs[p.dialect], backend, config.prompt_examples) for p in pairs],
         [encode(p, catalogs[p.dialect], backend, config.prompt_examples) for p in held],
         made_from,
     )
-
-
-def save_examples(examples: Examples, path: str | Path, backend: Any) -> None:
-    """One JSON line of header, then one per example: what a GPU run needs and nothing more."""
-    from nlq.models.embedded import MODEL_NAME
-
-    header = {"format": EXAMPLES_FORMAT, "base_model": MODEL_NAME, "vocab_size": len(backend.tokenizer),
-              **examples.made_from}  # fmt: skip
-    with Path(path).open("w", encoding="utf-8") as f:
-        f.write(json.dumps(header) + "\n")
-        for split, rows in (("train", examples.train), ("held_out", examples.held_out)):
-            for e in rows:
-                f.write(json.dumps({"split": split, "answer_start": e.answer_start, "ids": e.ids}) + "\n")
 
 
 def prepare_examples(config: TuneConfig, path: str | Path) -> Examples:
@@ -180,49 +152,6 @@ def prepare_examples(config: TuneConfig, path: str | Path) -> Examples:
     examples = build_examples(config, backend)
     save_examples(examples, path, backend)
     return examples
-
-
-def load_examples(path: str | Path, backend: Any) -> Examples:
-    """Examples written by `save_examples`, checked against the model about to train on them."""
-    from nlq.models.embedded import MODEL_NAME
-
-    try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
-        header = json.loads(lines[0])
-        rows = [json.loads(line) for line in lines[1:] if line.strip()]
-    except (OSError, IndexError, ValueError) as exc:
-        raise UsageError(f"--examples {path}: not a file written by --save-examples ({exc})") from exc
-    if header.get("format") != EXAMPLES_FORMAT or header.get("base_model") != MODEL_NAME:
-        raise UsageError(f"--examples {path}: format {header.get('format')} for {header.get('base_model')}; "
-                         f"this nlq trains {MODEL_NAME} on format {EXAMPLES_FORMAT}")
-    if header.get("vocab_size") != len(backend.tokenizer):
-        raise UsageError(f"--examples {path}: tokenized for a vocabulary of {header.get('vocab_size')}, "
-                         f"the model has {len(backend.tokenizer)}")
-    split = {"train": [], "held_out": []}
-    for row in rows:
-        split[row["split"]].append(Encoded(row["ids"], row["answer_start"]))
-    made_from = {k: v for k, v in header.items() if k not in ("format", "base_model", "vocab_size")}
-    return Examples(split["train"], split["held_out"], made_from)
-
-
-def training_prompt(pair: TrainingPair, catalog: Catalog, examples: int = 0) -> Prompt:
-    """The prompt translate() renders for `pair.question` with a tuned adapter, with
-    `examples` retrieved pairs.
-
-    A curated pair is left out of its own retrieval: shown itself as the example,
-    the model would learn to copy the example, which at inference is never the answer.
-    """
-    bank = FewShotBank.load(pair.dialect)
-    leave_out = bank.index_of(pair.question, pair.query) if pair.origin == "fewshot" else None
-    return build_prompt(pair.question, pair.dialect, catalog, bank=bank, k_examples=examples,
-                        style=PROMPT_STYLE, leave_out=leave_out)
-
-
-def encode(pair: TrainingPair, catalog: Catalog, backend: Any, examples: int = 0) -> Encoded:
-    """Prompt tokens (`training_prompt`) + answer tokens + end of turn."""
-    prompt_ids = backend.render(training_prompt(pair, catalog, examples).messages)
-    answer_ids = backend.tokenizer.encode(pair.query, add_special_tokens=False)
-    return Encoded(prompt_ids + answer_ids + [backend.eos_token_id], len(prompt_ids))
 
 
 def _batches(encoded: list[Encoded], batch_size: int, rng: random.Random) -> list[list[Encoded]]:
@@ -469,14 +398,6 @@ def write_info(out: Path, config: TuneConfig, made_from: dict, result: TuneResul
         },
     }  # fmt: skip
     (out / ADAPTER_INFO).write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
-
-
-def _shown_path(path: str | Path) -> str:
-    """A held-back file as recorded: relative to the repository when inside it (the benchmark
-    and its renamed copy hold files of the same names), else its name."""
-    resolved = Path(path).resolve()
-    root = SNAPSHOT_CATALOGS.parents[1]
-    return str(resolved.relative_to(root)) if resolved.is_relative_to(root) else resolved.name
 
 
 def plot_losses(log_path: Path, png_path: Path, title: str = "nlq tune") -> None:
