@@ -328,19 +328,20 @@ def _same_family(a: str, b: str) -> bool:
 def _p_gauge_ratio(kinds, pick):
     """One gauge over another of its family (used over limit, available over total)."""
     m = pick.one(kinds["gauge"])
+    mine = _groupings(m.labels, m.high_cardinality)
+
+    def shared(o: Metric) -> list[str]:
+        theirs = _groupings(o.labels, o.high_cardinality)
+        return [g for g in mine if g in theirs]
+
     partners = [
         o for o in kinds["gauge"]
-        if o.name != m.name and _same_family(o.name, m.name) and not o.name.endswith("_info")
-        and set(_groupings(o.labels, o.high_cardinality)) & set(_groupings(m.labels, m.high_cardinality))
+        if o.name != m.name and _same_family(o.name, m.name) and not o.name.endswith("_info") and shared(o)
     ]  # fmt: skip
     other = pick.one(partners)
     if other is None:
         return None
-    shared = [
-        g for g in _groupings(m.labels, m.high_cardinality)
-        if g in _groupings(other.labels, other.high_cardinality)
-    ]  # fmt: skip
-    by = pick.one(shared) if pick.rng.random() < 0.7 else None
+    by = pick.one(shared(other)) if pick.rng.random() < 0.7 else None
     query = f"{_agg('sum', by, m.name)} / {_agg('sum', by, other.name)}"
     return Draft("join", "ratio", query, _slots(m, [], by, other=other.name))
 
@@ -351,14 +352,13 @@ def _p_info_join(kinds, pick):
     info = pick.one(infos)
     if info is None:
         return None
-    joinable = [
-        m for m in kinds["gauge"] + kinds["counter"]
-        if m is not info and any(k in m.labels for k in info.labels if len(info.labels[k]) > _FEW_VALUES)
-    ]  # fmt: skip
+    # labels with many values identify what the info metric describes (pod, instance)
+    keys = [k for k, values in info.labels.items() if len(values) > _FEW_VALUES]
+    joinable = [m for m in kinds["gauge"] + kinds["counter"] if m is not info and any(k in m.labels for k in keys)]
     m = pick.one(joinable)
     if m is None:
         return None
-    key = pick.one(k for k in info.labels if k in m.labels and len(info.labels[k]) > _FEW_VALUES)
+    key = pick.one(k for k in keys if k in m.labels)
     extra = pick.one(
         k for k in _groupings(info.labels, info.high_cardinality) if k not in m.labels
     )
@@ -444,10 +444,48 @@ def compose_logql(
     if numbers:
         options += ["unwrap_stat"]
     kind = pick.one(options)
-    extended = _logql_more(kind, pick, labels, base, stream_label, by, window, slots, parser,
-                           level, errors, texts, categorical, numbers)  # fmt: skip
-    if extended is not None:
-        return extended
+    if kind == "rate_by" and by:
+        query = f"sum by ({by}) (rate({sel}[{window}]))"
+        return Draft("rate", "rate_by", query, slots)
+    if kind == "bytes":  # a volume per group, or one rate
+        fn = pick.one(["bytes_over_time", "bytes_rate"])
+        group = by if fn == "bytes_over_time" else None
+        query = _agg("sum", group, f"{fn}({sel}[{window}])")
+        stratum, name = ("grouping", "log_bytes") if fn == "bytes_over_time" else ("rate", "bytes_rate")
+        return Draft(stratum, name, query, {**slots, "by": group})
+    if kind == "topk" and by:
+        k = pick.one([3, 5, 10])
+        query = f"topk({k}, sum by ({by}) (count_over_time({sel}[{window}])))"
+        return Draft("grouping", "topk_logs", query, {**slots, "k": k})
+    if kind == "errors_by":
+        err = _logql_selector([(level, "=", errors)])
+        query = f"sum by ({stream_label}) (count_over_time({err}[{window}]))"
+        return Draft("grouping", "errors_by", query, {**slots, "filters": [], "by": stream_label})
+    if kind == "error_rate":
+        query = f"sum(rate({_logql_selector(base + [(level, '=', errors)])}[{window}]))"
+        return Draft("rate", "error_rate", query, slots)
+    if kind == "contains_either":
+        chosen = sorted(pick.some(texts, 2))
+        query = f"{sel} |~ {prom_string(regex_alternation(chosen))}"
+        return Draft("edge", "contains_either", query, {**slots, "texts": chosen})
+    if kind == "field_equals":
+        name = pick.one(categorical)
+        value = pick.one(categorical[name])
+        query = f"{sel} | {parser} | {name}={prom_string(value)}"
+        return Draft(
+            "filter", "show_logs", query, {**slots, "filters": slots["filters"] + [(name, "=", value)]}
+        )
+    if kind == "count_by_field":
+        name = pick.one(categorical)
+        query = f"sum by ({name}) (count_over_time({sel} | {parser} [{window}]))"
+        return Draft("grouping", "count_by", query, {**slots, "by": name})
+    if kind == "unwrap_stat":
+        name = pick.one(numbers)
+        fn = pick.one(["avg_over_time", "max_over_time"])
+        query = f"{fn}({sel} | {parser} | unwrap {name} [{window}]) by ({stream_label})"
+        return Draft(
+            "grouping", fn, query, {**slots, "subject": name.replace("_", " "), "by": stream_label}
+        )
     if kind == "lines":
         extra = pick.one(g for g in labels if g != stream_label)
         if extra and pick.one([True, False]):
@@ -505,56 +543,6 @@ def compose_logql(
         return Draft("edge", "either_rate", query, {**slots, "either": (stream_label, chosen)})
     query = f"sum(rate({sel}[{window}]))"
     return Draft("rate", "rate", query, slots)
-
-
-def _logql_more(kind, pick, labels, base, stream_label, by, window, slots, parser,
-                level, errors, texts, categorical, numbers) -> Draft | None:  # fmt: skip
-    """The metric-query and parser shapes: rates and volumes per group, top talkers,
-    error counts across streams, regex line filters, parsed-field filters and groupings,
-    statistics over an unwrapped number."""
-    sel = _logql_selector(base)
-    if kind == "rate_by" and by:
-        query = f"sum by ({by}) (rate({sel}[{window}]))"
-        return Draft("rate", "rate_by", query, slots)
-    if kind == "bytes":
-        fn = pick.one(["bytes_over_time", "bytes_rate"])
-        query = _agg("sum", by if fn == "bytes_over_time" else None, f"{fn}({sel}[{window}])")
-        stratum, name = ("grouping", "log_bytes") if fn == "bytes_over_time" else ("rate", "bytes_rate")
-        return Draft(stratum, name, query, {**slots, "by": by if fn == "bytes_over_time" else None})
-    if kind == "topk" and by:
-        k = pick.one([3, 5, 10])
-        query = f"topk({k}, sum by ({by}) (count_over_time({sel}[{window}])))"
-        return Draft("grouping", "topk_logs", query, {**slots, "k": k})
-    if kind == "errors_by":
-        err = _logql_selector([(level, "=", errors)])
-        query = f"sum by ({stream_label}) (count_over_time({err}[{window}]))"
-        return Draft("grouping", "errors_by", query, {**slots, "filters": [], "by": stream_label})
-    if kind == "error_rate":
-        query = f"sum(rate({_logql_selector(base + [(level, '=', errors)])}[{window}]))"
-        return Draft("rate", "error_rate", query, slots)
-    if kind == "contains_either":
-        chosen = sorted(pick.some(texts, 2))
-        query = f"{sel} |~ {prom_string(regex_alternation(chosen))}"
-        return Draft("edge", "contains_either", query, {**slots, "texts": chosen})
-    if kind == "field_equals":
-        name = pick.one(categorical)
-        value = pick.one(categorical[name])
-        query = f"{sel} | {parser} | {name}={prom_string(value)}"
-        return Draft(
-            "filter", "show_logs", query, {**slots, "filters": slots["filters"] + [(name, "=", value)]}
-        )
-    if kind == "count_by_field":
-        name = pick.one(categorical)
-        query = f"sum by ({name}) (count_over_time({sel} | {parser} [{window}]))"
-        return Draft("grouping", "count_by", query, {**slots, "by": name})
-    if kind == "unwrap_stat":
-        name = pick.one(numbers)
-        fn = pick.one(["avg_over_time", "max_over_time"])
-        query = f"{fn}({sel} | {parser} | unwrap {name} [{window}]) by ({stream_label})"
-        return Draft(
-            "grouping", fn, query, {**slots, "subject": name.replace("_", " "), "by": stream_label}
-        )
-    return None
 
 
 # ---------------------------------------------------------------------------- Datadog
