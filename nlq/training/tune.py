@@ -27,7 +27,7 @@ from typing import Any
 
 from nlq.catalog import Catalog, load_catalog
 from nlq.errors import UsageError
-from nlq.models.embedded import ModelUnavailable
+from nlq.models.embedded import ModelUnavailable, load_base
 from nlq.training.data import (
     DIALECTS,
     held_back_cases,
@@ -120,11 +120,10 @@ def resolve_catalogs(config: TuneConfig) -> dict[str, Catalog]:
     return out
 
 
-def build_examples(config: TuneConfig, backend: Any) -> Examples:
-    """Generate the pairs for `config`'s catalogs and render them as translate() would prompt."""
+def build_examples(config: TuneConfig, catalogs: dict[str, Catalog], backend: Any) -> Examples:
+    """Generate the pairs for `catalogs` (`resolve_catalogs(config)`) and render them as translate() would prompt."""
     from nlq.constrain.narrow import catalog_fingerprint
 
-    catalogs = resolve_catalogs(config)
     held_back = held_back_cases(tuple(sorted(config.held_back)))
     pairs = training_pairs(catalogs, config.n, config.seed, fewshot=config.fewshot, held_back=held_back)
     held = held_out_pairs(catalogs, config.held_out, config.seed, pairs, held_back) if config.held_out else []
@@ -145,11 +144,9 @@ def build_examples(config: TuneConfig, backend: Any) -> Examples:
 
 def prepare_examples(config: TuneConfig, path: str | Path) -> Examples:
     """Build `config`'s examples here and write them to `path`, for a run elsewhere (`--examples`)."""
-    from nlq.models.embedded import load_base
-
-    resolve_catalogs(config)
+    catalogs = resolve_catalogs(config)  # a missing catalog is a usage error before the model loads
     backend = load_base("cpu")
-    examples = build_examples(config, backend)
+    examples = build_examples(config, catalogs, backend)
     save_examples(examples, path, backend)
     return examples
 
@@ -225,13 +222,11 @@ def tune(
         raise ModelUnavailable(f"nlq tune needs torch and peft (the `model` extra), and {exc.name} is not "
                                "installed: run scripts/setup, or pip install torch==2.13.0 '.[model]'") from exc
 
-    from nlq.models.embedded import load_base
-
     say = log or (lambda _msg: None)
     if config.threads:
         os.environ["NLQ_TORCH_THREADS"] = str(config.threads)
-    if not config.examples:
-        resolve_catalogs(config)  # a missing catalog is a usage error before the model loads
+    # a missing catalog is a usage error before the model loads
+    catalogs = None if config.examples else resolve_catalogs(config)
     device = pick_device(config.device, torch)
     torch.manual_seed(config.seed)
     rng = random.Random(config.seed)
@@ -245,7 +240,8 @@ def tune(
     say(f"base model {backend.name} loaded in {backend.load_s:.1f} s; training on "
         + (device_name(device, torch) if device == "cuda" else f"the CPU, {torch.get_num_threads()} threads"))
 
-    examples = load_examples(config.examples, backend) if config.examples else build_examples(config, backend)
+    examples = (load_examples(config.examples, backend) if catalogs is None
+                else build_examples(config, catalogs, backend))
     encoded, held_encoded = examples.train, examples.held_out
     tokens = sum(len(e.ids) for e in encoded)
     answer_tokens = sum(len(e.ids) - e.answer_start for e in encoded)
