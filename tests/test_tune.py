@@ -162,6 +162,7 @@ def test_examples_prepared_here_train_as_the_direct_run_did(tuned, tmp_path):
     assert from_file["training"]["examples_file"] == "examples.jsonl"
 
 
+@pytest.mark.model  # the last two files are read once the model has loaded
 def test_examples_fix_the_data_and_a_bad_file_is_refused(tmp_path):
     bad = tmp_path / "bad.jsonl"
     bad.write_text("not json\n")
