@@ -107,6 +107,19 @@ def test_promql_labels_depend_on_the_metric(narrowed):
     assert not accepts(text, 'up{instance=~"web-.*"}')
 
 
+def test_promql_quoted_metric_names_come_from_the_catalog(narrowed):
+    """Prometheus 3's `{"name"}` is a metric name too: narrowed like one, never a second name."""
+    text = narrowed["promql"].lark
+    assert accepts(text, '{"http_requests_total", service="checkout"}')
+    assert not accepts(text, '{"made_up_total"}')
+    # a metric named before the braces cannot be named again inside them (the model wrote
+    # `process_resident_memory_bytes{"service="}`: valid under the plain grammar, an error after)
+    assert not accepts(text, 'http_requests_total{"service="}')
+    assert not accepts(text, 'http_requests_total{"http_requests_total"}')
+    plain = narrowed_grammar("promql", None, disk_cache=False).lark
+    assert accepts(plain, 'http_requests_total{"service="}')  # what the plain grammar allows
+
+
 @needs_grammar("datadog-metrics")
 def test_datadog_metrics_tags_depend_on_the_metric(narrowed):
     text = narrowed["datadog-metrics"].lark

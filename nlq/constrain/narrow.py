@@ -54,7 +54,7 @@ from nlq.constrain.grounding import Mentions, grounded_values, withheld
 from nlq.grammar import grammar_text
 
 #: bump when the narrowing output changes, to invalidate disk caches
-NARROW_VERSION = 9
+NARROW_VERSION = 10
 #: per-metric scoping clones the selector rules once per group of metrics (`scope_groups`);
 #: llguidance's Earley parser then predicts every clone where a metric may start.  Measured:
 #: 200 or 1,000 clones exceed its 50,000-item limit per mask ("Too many items"); 100 cost
@@ -80,12 +80,16 @@ class DialectNames:
     entity: str | None
     #: key rule -> value rule
     pairs: dict[str, str]
-    #: other name rules (LogQL's parsed fields)
+    #: other name rules (LogQL's parsed fields, PromQL's quoted metric name)
     names: tuple[str, ...] = ()
+    #: a name rule that names the entity again inside its selector (PromQL's `{"metric"}`):
+    #: dropped from each scoped clone, where the entity is already named before the braces
+    entity_again: str | None = None
 
 
 RULES: dict[str, DialectNames] = {
-    "promql": DialectNames("metric_name", {"label_name": "label_value"}),
+    "promql": DialectNames("metric_name", {"label_name": "label_value"}, ("quoted_metric",),
+                           entity_again="quoted_metric"),
     "logql": DialectNames(None, {"label_name": "label_value"}, ("field_name",)),
     "datadog-metrics": DialectNames("metric_name", {"tag_key": "tag_value"}),
     "datadog-logs": DialectNames(None, {"tag_key": "tag_value", "attribute_name": "attribute_value"}),
@@ -123,6 +127,8 @@ def catalog_names(dialect: str, catalog: Catalog, per_entity: bool = True) -> Ca
                     merged.setdefault(label, set()).update(values)
             out.entities[name] = dict(sorted(keys.items()))
         out.pairs[key_rule] = {k: (None if v is None else sorted(v)) for k, v in sorted(merged.items())}
+        if RULES[dialect].entity_again:
+            out.names[RULES[dialect].entity_again] = sorted(catalog.metrics)
     elif dialect == "logql":
         out.pairs["label_name"] = _value_map(catalog.log_labels)
         out.names["field_name"] = sorted(catalog.log_fields)
@@ -523,6 +529,13 @@ class _Builder:
             if not d.is_terminal
         }
 
+    def _in_clone(self, rule: str) -> str:
+        """`rule`'s body for a per-metric clone: without the alternatives that name the metric again."""
+        again = self.spec.entity_again
+        alts = larktext.alternatives(self.defs[rule].body)
+        kept = [a for a in alts if again not in larktext.referenced_names(a)] if again else alts
+        return " | ".join(kept)
+
     def _scope(self) -> None:
         entity = self.spec.entity
         key_rule, value_rule = next(iter(self.spec.pairs.items()))
@@ -576,7 +589,7 @@ class _Builder:
                             self._expand_pair(r, mapping[r], key_rule, value_rule, fitting, free_values,
                                               mapping=mapping)
                         else:
-                            self.extra.append(f"{mapping[r]}: {larktext.substitute(self.defs[r].body, mapping)}")
+                            self.extra.append(f"{mapping[r]}: {larktext.substitute(self._in_clone(r), mapping)}")
                 clone = f"nlq_{sel}__m{index}"
                 self.extra.append(f"{clone}: " + " | ".join(larktext.substitute(a, mapping) for a in with_entity))
                 clones.append(clone)
