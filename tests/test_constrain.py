@@ -130,6 +130,19 @@ def test_datadog_metrics_tags_depend_on_the_metric(narrowed):
     assert accepts(text, "avg:system.cpu.user{host:web-*}")  # wildcards stay possible
 
 
+def test_values_no_rule_can_spell_leave_only_wildcards():
+    """A Datadog tag value cannot hold a space: where a key's every known value has one, the
+    grammar offers wildcards, not any text the catalog check would then refuse."""
+    from nlq.catalog import Catalog, Metric
+
+    labels = {"resource_name": ["GET /api/cart", "POST /api/checkout"], "service": ["cart", "checkout"]}
+    metrics = {"trace.http.request.hits": Metric("trace.http.request.hits", "count", labels=labels)}
+    text = narrowed_grammar("datadog-metrics", Catalog("datadog-metrics", metrics), disk_cache=False).lark
+    assert accepts(text, "sum:trace.http.request.hits{resource_name:*checkout*}.as_count()")
+    assert not accepts(text, "sum:trace.http.request.hits{resource_name:checkout}.as_count()")
+    assert accepts(text, "sum:trace.http.request.hits{service:checkout}.as_count()")
+
+
 @needs_grammar("datadog-logs")
 def test_datadog_logs_narrowed(narrowed):
     text = narrowed["datadog-logs"].lark

@@ -54,7 +54,7 @@ from nlq.constrain.grounding import Mentions, grounded_values, withheld
 from nlq.grammar import grammar_text
 
 #: bump when the narrowing output changes, to invalidate disk caches
-NARROW_VERSION = 10
+NARROW_VERSION = 11
 #: per-metric scoping clones the selector rules once per group of metrics (`scope_groups`);
 #: llguidance's Earley parser then predicts every clone where a metric may start.  Measured:
 #: 200 or 1,000 clones exceed its 50,000-item limit per mask ("Too many items"); 100 cost
@@ -498,12 +498,13 @@ class _Builder:
         for key, values in keys.items():
             if not self.probe.accepts(key_rule, key):
                 continue
-            if values == []:
+            term = self.value_terminal(value_rule, values) if values else None
+            if values == [] or values and term is None:
+                # withheld, or known values none of which the rule can spell (a Datadog tag
+                # value with a space): only a wildcard can match one
                 term = self.wildcard_terminal(value_rule)
                 if term is None:
                     continue
-            else:
-                term = self.value_terminal(value_rule, values) if values else None
             sub = dict(mapping or {})
             sub[key_rule] = self.terminal(key_rule, [key])
             sub[value_rule] = term or free_values[value_rule]
