@@ -99,6 +99,8 @@ class Attempt:
     timings: dict[str, float] = field(default_factory=dict)
     #: on a sampled retry, every candidate's text (the first valid one is `query`)
     candidates: list[str] = field(default_factory=list)
+    #: values the question names that this attempt's query leaves out (nlq.coverage)
+    left_out: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return {
@@ -112,6 +114,7 @@ class Attempt:
             "prompt_tokens": self.prompt_tokens,
             "tokens": self.tokens,
             "forced_tokens": self.forced_tokens,
+            "left_out": self.left_out,
             "timings": {k: round(v, 6) for k, v in self.timings.items()},
         }
 
@@ -266,6 +269,7 @@ def translate(
     choose: str = "greedy",
     candidates: int | None = None,
     ground_values: bool = True,
+    cover_named: bool = True,
 ) -> Translation:
     """Translate `question` into a validated `dialect` query.
 
@@ -285,10 +289,14 @@ def translate(
     `candidates` more queries (default nlq.choice.DEFAULT_CANDIDATES) and keeps
     the answer most candidates agree on when run on the local snapshot; it
     never runs anything against a live system (see nlq.choice).
+    `cover_named`: where a valid answer leaves out a value the question names
+    (nlq.coverage), sample one more batch with that pointed out and keep a
+    candidate that leaves out fewer (counts as a retry; needs `max_retries` > 0).
     """
     from nlq.choice import CHOICE_MODES, DEFAULT_CANDIDATES
     from nlq.constrain.grammar import free_text_grammar
     from nlq.constrain.narrow import catalog_fingerprint, narrowed_grammar
+    from nlq.coverage import left_out, named_values
     from nlq.models import load_model
 
     started = time.perf_counter()
@@ -390,6 +398,18 @@ def translate(
             f"no valid {spec.title} query after {len(result.attempts)} attempts; "
             f"last try: {last.query!r}: {last.error}"
         )
+    if cover_named and max_retries > 0 and result.ok:
+        named = named_values(question, dialect, catalog, grammar.catalog_fingerprint)
+        result.attempts[-1].left_out = left_out(result.query, named)
+        if result.attempts[-1].left_out:
+            t0 = time.perf_counter()
+            prompt = build_prompt(question, dialect, catalog, bank=bank, k_examples=k_examples, style=prompt_style,
+                                  feedback=feedback + [Attempted(result.query, _naming_hint(result.attempts[-1]))])
+            retrieve_s = time.perf_counter() - t0
+            generation = backend.generate([prompt.messages], grammar, max_tokens=max_tokens,
+                                          temperature=max(temperature, 0.7), n=retry_samples,
+                                          seed=len(result.attempts) + 1)[0]
+            _take_better_covering(result, spec, catalog, generation, named, max_tokens, retrieve_s)
     if choose == "exec" and first_prompt is not None:
         t0 = time.perf_counter()
         _choose_by_execution(result, spec, backend, grammar, first_prompt, catalog, candidates, max_tokens)
@@ -399,6 +419,42 @@ def translate(
         result.links = links(result.query, dialect)
     result.timings["total_s"] = time.perf_counter() - started
     return result
+
+
+def _naming_hint(attempt: Attempt) -> str:
+    missing = ", ".join(f'"{value}"' for value in attempt.left_out)
+    return f"the question names {missing}, which the query leaves out"
+
+
+def _take_better_covering(result: Translation, spec: Any, catalog: Catalog | None, generation: Any,
+                          named: list[tuple[str, ...]], max_tokens: int, retrieve_s: float) -> None:
+    """Record the sampled retry for named values (nlq.coverage) and adopt its valid candidate
+    that leaves out fewest, if that is fewer than the standing answer leaves out; else the
+    standing answer, which is valid, stays."""
+    from nlq.coverage import left_out
+
+    t0 = time.perf_counter()
+    checked = [_check(spec, c, catalog, max_tokens) for c in generation.completions]
+    validate_s = time.perf_counter() - t0
+    standing = result.attempts[-1]
+    scored = [(len(left_out(text, named)), i) for i, (text, _, error) in enumerate(checked) if error is None]
+    fewest, index = min(scored, default=(len(standing.left_out), None))
+    adopted = index is not None and fewest < len(standing.left_out)
+    shown = index if index is not None else 0
+    text, ast, error = checked[shown]
+    attempt = Attempt(len(result.attempts) + 1, text, error is None,
+                      finish_reason=generation.completions[shown].finish_reason,
+                      prompt_tokens=generation.prompt_tokens, tokens=generation.completion_tokens,
+                      forced_tokens=sum(c.forced_tokens for c in generation.completions),
+                      timings={"retrieve_s": retrieve_s, **generation.timings, "validate_s": validate_s},
+                      candidates=[t for t, _, _ in checked], left_out=left_out(text, named))
+    if error is not None:
+        attempt.error, attempt.error_kind = error.headline(), error.kind
+    result.attempts.append(attempt)
+    if adopted:
+        result.ast, result.query = ast, _canonical(spec, ast, text)
+    else:
+        result.warnings.append(f"{_naming_hint(standing)}; no retry did better, so it stands")
 
 
 def _choose_by_execution(result: Translation, spec: Any, backend: Any, grammar: Any, prompt: Any,

@@ -116,6 +116,39 @@ def test_retries_are_bounded_and_the_failure_is_clear():
     assert "no valid PromQL query after 3 attempts" in result.message
 
 
+def test_a_value_the_answer_leaves_out_asks_for_one_more_try():
+    """"checkout" is named; the first answer drops it, a sampled retry names it and is kept."""
+    dropped = "sum(rate(http_requests_total[5m]))"
+    covering = 'sum(rate(http_requests_total{service="checkout"}[5m]))'
+    model = ScriptedModel([dropped, dropped, covering, "rate(http_requests_total)"])
+    result = translate("request rate of checkout", "promql", fixture_catalog("promql"), model,
+                       bank=fixture_bank("promql"))
+    assert result.ok and result.query == covering and not result.warnings
+    assert [a.left_out for a in result.attempts] == [["checkout"], []]
+    assert result.attempts[1].candidates == [dropped, covering, "rate(http_requests_total)"]
+    assert "names \"checkout\"" in model.prompts[1][-1]["content"]
+    assert model.calls[1]["n"] == 3 and model.calls[1]["temperature"] > 0
+
+
+def test_a_valid_answer_stands_when_no_retry_names_more():
+    dropped = "sum(rate(http_requests_total[5m]))"
+    model = ScriptedModel([dropped, "rate(http_requests_total)", dropped, 'up{job="api"}'])
+    result = translate("request rate of checkout", "promql", fixture_catalog("promql"), model,
+                       bank=fixture_bank("promql"))
+    assert result.ok and result.query == dropped and len(result.attempts) == 2
+    assert result.warnings == ['the question names "checkout", which the query leaves out; '
+                               "no retry did better, so it stands"]
+
+
+def test_no_retry_for_named_values_when_turned_off_or_without_retries():
+    dropped = "sum(rate(http_requests_total[5m]))"
+    for options in ({"cover_named": False}, {"max_retries": 0}):
+        model = ScriptedModel([dropped])  # a second generate() would find no answer left
+        result = translate("request rate of checkout", "promql", fixture_catalog("promql"), model,
+                           bank=fixture_bank("promql"), **options)
+        assert result.ok and len(result.attempts) == 1 and len(model.calls) == 1
+
+
 def test_catalog_check_rejects_unknown_values():
     model = ScriptedModel(['up{job="nope"}', 'up{job="api"}'])
     result = translate("is the api job up", "promql", fixture_catalog("promql"), model, max_retries=0,

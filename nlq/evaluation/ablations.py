@@ -9,13 +9,15 @@ case, and any number of ablations beside it, each changing one thing:
 | `unconstrained` | decoding with no grammar (any one line); validity is decided after the fact |
 | `grammar` | decoding with the dialect's plain grammar, not narrowed to the catalog |
 | `ungrounded` | narrowed to the catalog, but a label may take any of its values, not only those the question names |
-| `no-retry` | no second attempt when the first is invalid (`max_retries=0`) |
+| `no-retry` | no second attempt when the first is invalid or leaves out a named value (`max_retries=0`) |
+| `uncovered` | no retry when a valid answer leaves out a value the question names (nlq.coverage) |
 | `k0`, `k4`, `k8` | 0, 4 or 8 few-shot examples in the prompt |
 | `bm25`, `embedding`, `hybrid`, `no-retrieval` | how the few-shot pairs are found (preset `retrieval`) |
 | `exec-choice` | execution-guided choice among sampled candidates (preset `choice`) |
 | `prompt-only` | no few-shot pairs at all: instructions and the catalog slice only |
 | `adapter` | the run's tuned adapter (`--adapter`, default `shop`) with the prompt it was trained on |
 | `adapter-ungrounded` | the tuned adapter without grounding values in the question |
+| `adapter-uncovered` | the tuned adapter without the retry for named values it left out |
 | `adapter-exec-choice` | the tuned adapter and execution-guided choice |
 
 Preset `stack` is issue #7's ladder, each step adding one thing: `prompt-only`,
@@ -111,6 +113,8 @@ register(Config("ungrounded", "decoding", "narrowed to the catalog, but any of a
                 "not only those the question names", {"ground_values": False}))
 register(Config("no-retry", "retry", "one attempt, no retry with the error fed back",
                 {"max_retries": 0}, first_attempt_of=DEFAULT))
+register(Config("uncovered", "retry", "no retry when a valid answer leaves out a value the question "
+                "names (nlq.coverage)", {"cover_named": False}))
 for _k in (0, 4, 8):
     register(Config(f"k{_k}", "examples", f"{_k} few-shot examples in the prompt", {"k_examples": _k}))
 # retrieval of the few-shot pairs (the default is nlq.prompting.retrieval.DEFAULT_RETRIEVAL)
@@ -129,6 +133,8 @@ register(Config("prompt-only", "stack", "no few-shot pairs: instructions and the
 register(Config("adapter", "stack", "the tuned adapter (--adapter) with its compact prompt", tuned=True))
 register(Config("adapter-ungrounded", "stack", "the tuned adapter with any of a label's values, not only "
                 "those the question names", {"ground_values": False}, tuned=True))
+register(Config("adapter-uncovered", "stack", "the tuned adapter, with no retry when a valid answer leaves "
+                "out a value the question names", {"cover_named": False}, tuned=True))
 register(Config("adapter-exec-choice", "stack", "the tuned adapter, then execution-guided choice among "
                 "sampled candidates", {"choose": "exec"}, tuned=True))
 
@@ -136,7 +142,7 @@ register(Config("adapter-exec-choice", "stack", "the tuned adapter, then executi
 PRESETS: dict[str, tuple[str, ...]] = {
     "all": ("unconstrained", "grammar", "no-retry", "k0", "k4", "k8"),
     "decoding": ("unconstrained", "grammar", "ungrounded"),
-    "retry": ("no-retry",),
+    "retry": ("no-retry", "uncovered"),
     "examples": ("k0", "k4", "k8"),
     "retrieval": ("bm25", "embedding", "hybrid", "no-retrieval"),
     "choice": ("exec-choice",),
