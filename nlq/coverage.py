@@ -38,10 +38,10 @@ the check never asks for a filter the query may already express.
 
 from __future__ import annotations
 
-from collections import Counter, OrderedDict
+from collections import OrderedDict
 
 from nlq.catalog import Catalog
-from nlq.constrain.grounding import is_generic, is_quantity
+from nlq.constrain.grounding import is_generic, is_quantity, shared_by_most
 from nlq.constrain.narrow import catalog_fingerprint, catalog_names
 from nlq.prompting.retrieval import words
 
@@ -65,9 +65,7 @@ def askable_values(dialect: str, catalog: Catalog, fingerprint: str = "") -> tup
             if values is None or len(values) < 2:
                 continue
             value_words = {value: frozenset(words(value)) for value in values}
-            # a word most values of the key share ("api" of /api/login) names none of them
-            counts = Counter(word for own in value_words.values() for word in own)
-            shared = {word for word, count in counts.items() if 2 * count > len(values)}
+            shared = shared_by_most(value_words.values())  # "api" of /api/login names no route
             for value, own in value_words.items():
                 naming = own - shared
                 if not any(word.isalpha() for word in naming):

@@ -36,6 +36,8 @@ def accepts(dialect: str, question: str | None, query: str) -> bool:
     ("fronted error rate", "frontend"),
     ("node.js heap warnings", "nodejs"),                               # equal without punctuation
     ("is the ok flag set", "ok"),
+    ("5xx in eu", "eu-west-1"),                               # a whole short part
+    ("p99 of the checkout db", "checkout-db"),
 ])
 def test_a_question_mentions_a_value(question, value):
     assert Mentions(question).names(value)
@@ -48,9 +50,20 @@ def test_a_question_mentions_a_value(question, value):
     ("queues with unacked messages", "label-printing"),
     ("card payments", "cart"),                                # no typo match on a short word
     ("request count by service", "frontend"),
+    ("errors in checkout", "in-memory-cache"),                # a function word is no part
+    ("disk of web-1", "eu-west-1"),                           # only a whole part counts
 ])
 def test_a_question_does_not_mention_a_value(question, value):
     assert not Mentions(question).names(value)
+
+
+def test_a_short_part_most_values_of_a_label_share_names_none_of_them():
+    routes = ["/api/cart", "/api/login", "/api/orders", "/"]
+    regions = ["eu-west-1", "us-east-1"]
+    kept = grounded_values({"route": routes, "region": regions}, Mentions("api errors in eu"))
+    assert kept == {"route": [], "region": ["eu-west-1"]}
+    assert grounded_values({"service": ["api-gateway", "cart"]}, Mentions("api errors")) == {
+        "service": ["api-gateway"]}
 
 
 def test_values_that_are_not_a_teams_own_names_stay():

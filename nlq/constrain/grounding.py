@@ -26,7 +26,11 @@ four letters or more starts the value or one of its parts ("rabbit" for
 `rabbitmq`, "email" for `email-notifications`, "ip-10-0-2-8" for
 `ip-10-0-2-8:9100`), or, with five or more, is one typo away from it
 ("paymnets", "fronted"); when the two are equal without punctuation ("node.js",
-`nodejs`); or when a question word is the initials of its parts ("ksm" for
+`nodejs`); when a question word equals a short part of it, two or three
+letters ("eu" of `eu-west-1`, "db" of `checkout-db`), unless that word is a
+function word ("in", "on", "by", ...) or a part most values of the label share
+("api" of `/api/cart` among routes that nearly all start /api: it names none
+of them); or when a question word is the initials of its parts ("ksm" for
 `kube-state-metrics`).  A withheld key keeps its name, so `sum by (service)` is
 still possible, and Datadog's wildcards (`host:*`): only a chosen value
 (`service="..."`) is not.  Where no label of a metric is left, PromQL writes the
@@ -36,7 +40,8 @@ metric bare (nlq.constrain.narrow).
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections import Counter
+from collections.abc import Iterable, Mapping, Set
 
 #: values every Prometheus, OpenTelemetry or Datadog setup shares, which a question implies
 #: without naming them ("cpu utilisation" -> mode="idle"): not a team's own names
@@ -64,6 +69,12 @@ MIN_PREFIX = 4
 MIN_TYPO = 5
 #: values shorter than this must match a whole question word ("ok", not the "ok" in "broker")
 MIN_INNER = 3
+#: short words that say how, not what: never read as a value's part ("in" of `in-memory`)
+FUNCTION_WORDS = frozenset("""
+    a an as at be by do for from go if in is it its me my no not of off on or our per
+    so the to up via was we who why all and any are but can did get has how let new now
+    out own set she than that this too use was way yes you
+""".split())
 
 
 class Mentions:
@@ -74,16 +85,22 @@ class Mentions:
         self.words = [w.strip(".:-/") for w in _QUESTION_WORD.findall(self.text)]
         self.words = [w for w in self.words if w]
         self._long = [w for w in self.words if len(w) >= MIN_PREFIX]
+        self._short = {w for w in self.words if 2 <= len(w) < MIN_PREFIX and w.isalpha()} - FUNCTION_WORDS
         self._squashed = {_NOT_ALNUM.sub("", w) for w in self.words}
         self._initials = {w for w in self.words if 2 <= len(w) <= 5 and w.isalpha()}
         self._verdicts: dict[str, bool] = {}  # a value recurs in many metrics' labels
 
-    def names(self, value: str) -> bool:
-        """True when the question mentions `value` (see the module docstring for how)."""
+    def names(self, value: str, shared_parts: Set[str] = frozenset()) -> bool:
+        """True when the question mentions `value` (see the module docstring for how);
+        `shared_parts`: parts most values of its label share, which name none of them."""
         verdict = self._verdicts.get(value)
         if verdict is None:
             verdict = self._verdicts[value] = self._names(value)
-        return verdict
+        return verdict or self._names_a_short_part(value, shared_parts)
+
+    def _names_a_short_part(self, value: str, shared_parts: Set[str]) -> bool:
+        parts = value_parts(value)
+        return len(parts) >= 2 and any(p in self._short and p not in shared_parts for p in parts)
 
     def _names(self, value: str) -> bool:
         v = value.lower()
@@ -91,7 +108,7 @@ class Mentions:
             return False
         if len(v) < MIN_INNER:
             return v in self.words
-        parts = [p.lower() for p in _VALUE_PART.split(value) if p]
+        parts = value_parts(value)
         if self._at_word_start(v) or any(len(p) >= MIN_PREFIX and self._at_word_start(p) for p in parts):
             return True
         if _NOT_ALNUM.sub("", v) in self._squashed:
@@ -109,6 +126,19 @@ class Mentions:
                 return True
             at = self.text.find(text, at + 1)
         return False
+
+
+def value_parts(value: str) -> list[str]:
+    """A value's parts, lower-cased: `eu-west-1` -> eu, west, 1; `GatewayTimeout` -> gateway, timeout."""
+    return [p.lower() for p in _VALUE_PART.split(value) if p]
+
+
+def shared_by_most(part_sets: Iterable[Set[str]]) -> set[str]:
+    """The parts more than half of `part_sets` hold: what a label's values have in common
+    ("api" of /api/cart, /api/login, ...) and so what names none of them in particular."""
+    sets = list(part_sets)
+    counts = Counter(part for parts in sets for part in set(parts))
+    return {part for part, count in counts.items() if 2 * count > len(sets)}
 
 
 def _one_typo(a: str, b: str) -> bool:
@@ -142,7 +172,8 @@ def grounded_values(keys: Mapping[str, list[str] | None], mentions: Mentions) ->
         if values is None or len(values) < 2:
             out[key] = values
         else:
-            out[key] = [v for v in values if is_quantity(v) or is_generic(v) or mentions.names(v)]
+            shared = shared_by_most(value_parts(v) for v in values)
+            out[key] = [v for v in values if is_quantity(v) or is_generic(v) or mentions.names(v, shared)]
     return out
 
 
@@ -151,4 +182,5 @@ def withheld(before: Mapping[str, list[str] | None], after: Mapping[str, list[st
     return {(k, v) for k, values in before.items() if values for v in values if v not in (after.get(k) or ())}
 
 
-__all__ = ["GENERIC_VALUES", "Mentions", "grounded_values", "is_generic", "is_quantity", "withheld"]
+__all__ = ["GENERIC_VALUES", "Mentions", "grounded_values", "is_generic", "is_quantity", "shared_by_most",
+           "value_parts", "withheld"]
