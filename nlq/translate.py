@@ -2,9 +2,10 @@
 
     retrieve (catalog slice, few-shot pairs) -> prompt -> grammar-constrained
     generation (grammar narrowed to the catalog and to the values the question
-    names) -> parse + check with the
-    dialect's validator and the catalog -> on failure, retry with the error fed
-    back (bounded) -> [choose="exec": sample more candidates, run them on the
+    names) -> parse + check with the dialect's validator and the catalog -> on
+    failure, retry with the error fed back (bounded) -> a valid answer that
+    leaves out a value the question names gets one sampled try more
+    (nlq.coverage) -> [choose="exec": sample more candidates, run them on the
     local snapshot, keep the answer most agree on (nlq.choice)] -> explanation
     from the AST, assumptions, deep links.
 
