@@ -455,7 +455,7 @@ def _take_better_covering(result: Translation, spec: Any, catalog: Catalog | Non
     if adopted:
         result.ast, result.query = ast, _canonical(spec, ast, text)
     else:
-        result.warnings.append(f"{_naming_hint(standing)}; no retry did better, so it stands")
+        result.warnings.append(f"{_naming_hint(standing)} (no retry named it): check it before you run it")
 
 
 def _choose_by_execution(result: Translation, spec: Any, backend: Any, grammar: Any, prompt: Any,

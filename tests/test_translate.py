@@ -136,8 +136,8 @@ def test_a_valid_answer_stands_when_no_retry_names_more():
     result = translate("request rate of checkout", "promql", fixture_catalog("promql"), model,
                        bank=fixture_bank("promql"))
     assert result.ok and result.query == dropped and len(result.attempts) == 2
-    assert result.warnings == ['the question names "checkout", which the query leaves out; '
-                               "no retry did better, so it stands"]
+    assert result.warnings == ['the question names "checkout", which the query leaves out '
+                               "(no retry named it): check it before you run it"]
 
 
 def test_no_retry_for_named_values_when_turned_off_or_without_retries():
