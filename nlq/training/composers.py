@@ -419,6 +419,7 @@ def compose_logql(
     window = pick.one(WINDOWS)
     slots = {"filters": base, "by": by, "window": window, "subject": "logs"}
     sel = _logql_selector(base)
+    error_sel = _logql_selector(base + [(level, "=", errors)]) if errors else None
     # Parsed fields a query can filter or group on: few values, each one word.
     categorical = {
         n: f.values
@@ -462,7 +463,7 @@ def compose_logql(
         query = f"sum by ({stream_label}) (count_over_time({err}[{window}]))"
         return Draft("grouping", "errors_by", query, {**slots, "filters": [], "by": stream_label})
     if kind == "error_rate":
-        query = f"sum(rate({_logql_selector(base + [(level, '=', errors)])}[{window}]))"
+        query = f"sum(rate({error_sel}[{window}]))"
         return Draft("rate", "error_rate", query, slots)
     if kind == "contains_either":
         chosen = sorted(pick.some(texts, 2))
@@ -495,8 +496,7 @@ def compose_logql(
         text = pick.one(texts)
         return Draft("filter", "contains", f"{sel} |= {prom_string(text)}", {**slots, "text": text})
     if kind == "errors":
-        query = _logql_selector(base + [(level, "=", errors)])
-        return Draft("filter", "error_logs", query, slots)
+        return Draft("filter", "error_logs", error_sel, slots)
     if kind == "status_filter":
         return Draft("filter", "status_5xx", f"{sel} | {parser} | {status} >= 500", slots)
     if kind == "slow":
@@ -529,8 +529,7 @@ def compose_logql(
         query = f"sum(count_over_time({sel}[{window}])) / sum(count_over_time({sel}[{window}] offset 1h))"
         return Draft("rate", "vs_hour_ago", query, slots)
     if kind == "error_share":
-        err = _logql_selector(base + [(level, "=", errors)])
-        query = f"sum(count_over_time({err}[{window}])) / sum(count_over_time({sel}[{window}]))"
+        query = f"sum(count_over_time({error_sel}[{window}])) / sum(count_over_time({sel}[{window}]))"
         return Draft("join", "error_ratio", query, slots)
     if kind == "negation" and texts:
         text = pick.one(texts)
