@@ -120,6 +120,25 @@ def test_promql_quoted_metric_names_come_from_the_catalog(narrowed):
     assert accepts(plain, 'http_requests_total{"service="}')  # what the plain grammar allows
 
 
+@pytest.mark.parametrize("query, allowed", [
+    ("sum(rate(http_requests_total[5m]))", True),
+    ('rate(http_requests_total{service="cart"}[5m] offset 1h)', True),
+    ("max_over_time(rate(http_requests_total[5m])[1h:5m])", True),
+    ("histogram_quantile(0.9, sum by (le) (rate(http_request_duration_seconds_bucket[5m])))", True),
+    ("up offset 1h", True),
+    ("max(up[6h])", False),                        # a range vector in an aggregation
+    ("count(http_requests_total[5m])", False),
+    ("http_requests_total[5m] > 0", False),        # ... in an operator
+    ("up[5m]", False),                             # ... at the top
+    ("rate(up[5m])[1h:5m]", False),
+])
+def test_promql_generation_takes_a_range_only_as_a_function_argument(narrowed, query, allowed):
+    """The checks refuse a range vector anywhere else, and a model retrying writes it again."""
+    assert accepts(narrowed["promql"].lark, query) is allowed
+    assert accepts(narrowed_grammar("promql", None, disk_cache=False).lark, query) is allowed
+    assert lark.Lark(grammar_file("promql").read_text(), parser="earley", lexer="dynamic").parse(query)
+
+
 @needs_grammar("datadog-metrics")
 def test_datadog_metrics_tags_depend_on_the_metric(narrowed):
     text = narrowed["datadog-metrics"].lark

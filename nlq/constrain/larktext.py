@@ -142,15 +142,17 @@ def _last_content_line(lines: list[str], index: int) -> int:
     return index
 
 
-def replace_definitions(text: str, replacements: dict[str, str], extra: list[str]) -> str:
-    """`text` with each named definition replaced by new text, and `extra` lines appended."""
+def replace_definitions(text: str, replacements: dict[str, str], extra: list[str],
+                        header: str = "narrowed to the catalog by nlq.constrain.narrow") -> str:
+    """`text` with each named definition replaced by new text, and `extra` lines appended
+    under a `// ---- header` comment."""
     defs = definitions(text)
     lines = text.split("\n")
     # replace from the bottom up so earlier line numbers stay valid
     for name in sorted(replacements, key=lambda n: defs[n].first_line, reverse=True):
         d = defs[name]
         lines[d.first_line : d.last_line + 1] = [replacements[name]]
-    return "\n".join(lines).rstrip("\n") + "\n\n// ---- narrowed to the catalog by nlq.constrain.narrow\n" + "\n".join(extra) + "\n"
+    return "\n".join(lines).rstrip("\n") + f"\n\n// ---- {header}\n" + "\n".join(extra) + "\n"
 
 
 def lark_string(value: str) -> str:

@@ -51,10 +51,11 @@ from nlq.catalog import Catalog
 from nlq.constrain import larktext
 from nlq.constrain.grammar import ConstraintGrammar, GrammarError
 from nlq.constrain.grounding import Mentions, grounded_values, withheld
+from nlq.constrain.ranges import only_in_calls
 from nlq.grammar import grammar_text
 
 #: bump when the narrowing output changes, to invalidate disk caches
-NARROW_VERSION = 11
+NARROW_VERSION = 12
 #: per-metric scoping clones the selector rules once per group of metrics (`scope_groups`);
 #: llguidance's Earley parser then predicts every clone where a metric may start.  Measured:
 #: 200 or 1,000 clones exceed its 50,000-item limit per mask ("Too many items"); 100 cost
@@ -635,6 +636,18 @@ _IGNORE_WS = re.compile(r"^%ignore\s+(WS|WS_INLINE|_WS)\s*$", re.MULTILINE)
 _IGNORE_COMMENT = re.compile(r"^%ignore\s+COMMENT\s*$\n?", re.MULTILINE)
 
 
+#: generation-only rewrites of a dialect's grammar text, before narrowing
+GENERATION_REWRITES = {"promql": only_in_calls}
+
+
+def generation_source(dialect: str) -> str:
+    """The dialect's grammar as generation starts from it: the file, rewritten where a
+    construct the checks always refuse can be kept out of the language (nlq.constrain.ranges)."""
+    text = grammar_text(grammar_file(dialect))
+    rewrite = GENERATION_REWRITES.get(dialect)
+    return rewrite(text) if rewrite else text
+
+
 def generation_text(text: str) -> str:
     """The grammar as the model may write it: ignorable whitespace is single spaces, no comments.
 
@@ -711,7 +724,7 @@ def narrowed_grammar(
             if ll_tokenizer is not None:
                 grounded.validated_spec(ll_tokenizer)
             return grounded
-    text = grammar_text(grammar_file(dialect))
+    text = generation_source(dialect)
     if disk_cache is None:
         disk_cache = os.environ.get("NLQ_GRAMMAR_CACHE", "1") != "0"
     key = hashlib.sha256(
@@ -810,7 +823,7 @@ def _grounded_grammar(dialect: str, catalog: Catalog, fingerprint: str, question
     taken = ground_names(names, question)
     if not taken:
         return None
-    text = grammar_text(grammar_file(dialect))
+    text = generation_source(dialect)
     key = hashlib.sha256(
         f"{NARROW_VERSION}|{dialect}|{scoped}|{fingerprint}|{sorted(taken)}|".encode() + text.encode()
     ).hexdigest()[:20]
@@ -892,6 +905,7 @@ def describe_sets(names: CatalogNames) -> dict:
 
 
 __all__ = [
-    "GrammarError", "RULES", "catalog_fingerprint", "catalog_names", "compiled_matcher", "ground_names", "groundable", "narrow_text",
+    "GrammarError", "RULES", "catalog_fingerprint", "catalog_names", "compiled_matcher", "generation_source",
+    "ground_names", "groundable", "narrow_text",
     "narrowed_grammar", "trie_regex",
 ]
