@@ -38,16 +38,18 @@ the check never asks for a filter the query may already express.
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 
 from nlq.catalog import Catalog
 from nlq.constrain.grounding import is_generic, is_quantity, shared_by_most
-from nlq.constrain.narrow import catalog_fingerprint, catalog_names
+from nlq.constrain.narrow import catalog_fingerprint, catalog_names, remember
 from nlq.prompting.retrieval import words
 
 #: catalogs whose askable values are remembered (a server sees one or two)
 _MAX_CATALOGS = 8
 _askable: OrderedDict[tuple[str, str], tuple[tuple[str, frozenset[str]], ...]] = OrderedDict()
+_askable_lock = threading.Lock()  # translate() runs on the server's worker threads
 
 
 def askable_values(dialect: str, catalog: Catalog, fingerprint: str = "") -> tuple[tuple[str, frozenset[str]], ...]:
@@ -56,9 +58,11 @@ def askable_values(dialect: str, catalog: Catalog, fingerprint: str = "") -> tup
     most values of the key share ("api" of `/api/login`, `/api/orders`) is not needed.
     Remembered per catalog."""
     key = (dialect, fingerprint or catalog_fingerprint(catalog))
-    if key in _askable:
-        _askable.move_to_end(key)
-        return _askable[key]
+    with _askable_lock:
+        cached = _askable.get(key)
+        if cached is not None:
+            _askable.move_to_end(key)
+            return cached
     found: set[tuple[str, frozenset[str]]] = set()
     for keys in catalog_names(dialect, catalog, per_entity=False).pairs.values():
         for values in keys.values():
@@ -72,10 +76,10 @@ def askable_values(dialect: str, catalog: Catalog, fingerprint: str = "") -> tup
                     naming = own  # "17" alone must not name ip-10-0-1-17: a number is rarely a name
                 if naming and not is_generic(value) and not is_quantity(value):
                     found.add((value, naming))
-    _askable[key] = tuple(sorted(found, key=lambda item: (item[0], sorted(item[1]))))
-    while len(_askable) > _MAX_CATALOGS:
-        _askable.popitem(last=False)
-    return _askable[key]
+    askable = tuple(sorted(found, key=lambda item: (item[0], sorted(item[1]))))
+    with _askable_lock:
+        remember(_askable, key, askable, _MAX_CATALOGS)
+    return askable
 
 
 def named_values(question: str, dialect: str, catalog: Catalog | None,

@@ -781,8 +781,8 @@ MAX_NAME_SETS = 8
 _NAMES: OrderedDict[tuple, tuple[str, int]] = OrderedDict()
 
 
-def _remember(cache: OrderedDict, key, value, limit: int) -> None:
-    """Put `value` in the LRU `cache`, dropping the least recently used past `limit` (hold _LOCK)."""
+def remember(cache: OrderedDict, key, value, limit: int) -> None:
+    """Put `value` in the LRU `cache`, dropping the least recently used past `limit` (hold the cache's lock)."""
     cache[key] = value
     while len(cache) > limit:
         cache.popitem(last=False)
@@ -799,7 +799,7 @@ def _frozen_names(dialect: str, catalog: Catalog, fingerprint: str, scoped: bool
         count = sum(len(values or ()) for keys in names.pairs.values() for values in keys.values())
         frozen = (json.dumps([names.entities, names.pairs, names.names]), count)
         with _LOCK:
-            _remember(_NAMES, key, frozen, MAX_NAME_SETS)
+            remember(_NAMES, key, frozen, MAX_NAME_SETS)
     return frozen
 
 
@@ -839,7 +839,7 @@ def _grounded_grammar(dialect: str, catalog: Catalog, fingerprint: str, question
                                 narrowed=stats, missing_rules=missing, catalog_fingerprint=fingerprint)
     grammar.build_s = time.perf_counter() - start
     with _LOCK:
-        _remember(_GROUNDED, key, grammar, MAX_GROUNDED)
+        remember(_GROUNDED, key, grammar, MAX_GROUNDED)
     return grammar
 
 
@@ -868,7 +868,7 @@ def compiled_matcher(spec: str, ll_tokenizer):
     if pristine.is_error():
         raise GrammarError(f"llguidance refused the grammar: {pristine.get_error()}")
     with _LOCK:
-        _remember(_COMPILED, key, pristine, MAX_COMPILED)
+        remember(_COMPILED, key, pristine, MAX_COMPILED)
         return pristine.deep_copy()
 
 
@@ -906,6 +906,6 @@ def describe_sets(names: CatalogNames) -> dict:
 
 __all__ = [
     "GrammarError", "RULES", "catalog_fingerprint", "catalog_names", "compiled_matcher", "generation_source",
-    "ground_names", "groundable", "narrow_text",
+    "ground_names", "groundable", "narrow_text", "remember",
     "narrowed_grammar", "trie_regex",
 ]
