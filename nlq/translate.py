@@ -377,17 +377,9 @@ def translate(
         checked = [_check(spec, c, catalog, max_tokens) for c in generation.completions]
         validate_s = time.perf_counter() - t0
         index = next((i for i, (_, _, error) in enumerate(checked) if error is None), 0)
-        completion = generation.completions[index]
         text, ast, error = checked[index]
-        attempt = Attempt(number, text, error is None, finish_reason=completion.finish_reason,
-                          prompt_tokens=generation.prompt_tokens, tokens=generation.completion_tokens,
-                          forced_tokens=sum(c.forced_tokens for c in generation.completions),
-                          timings={"retrieve_s": retrieve_s, **generation.timings, "validate_s": validate_s})
-        if n > 1:
-            attempt.candidates = [t for t, _, _ in checked]
-        result.attempts.append(attempt)
+        _record_attempt(result, generation, checked, index, retrieve_s, validate_s, with_candidates=n > 1)
         if error is not None:
-            attempt.error, attempt.error_kind = error.headline(), error.kind
             feedback.append(Attempted(text, error.headline() + (f" ({error.hint})" if error.hint else "")))
             continue
         result.status, result.ast, result.query = "ok", ast, _canonical(spec, ast, text)
@@ -422,6 +414,24 @@ def translate(
     return result
 
 
+def _record_attempt(result: Translation, generation: Any, checked: list[tuple[str, Any, QueryError | None]],
+                    index: int, retrieve_s: float, validate_s: float, with_candidates: bool) -> Attempt:
+    """Append to `result` the attempt one generation made, shown by its candidate `index`
+    (with every candidate's text when `with_candidates`), and return it."""
+    text, _, error = checked[index]
+    attempt = Attempt(len(result.attempts) + 1, text, error is None,
+                      finish_reason=generation.completions[index].finish_reason,
+                      prompt_tokens=generation.prompt_tokens, tokens=generation.completion_tokens,
+                      forced_tokens=sum(c.forced_tokens for c in generation.completions),
+                      timings={"retrieve_s": retrieve_s, **generation.timings, "validate_s": validate_s})
+    if with_candidates:
+        attempt.candidates = [t for t, _, _ in checked]
+    if error is not None:
+        attempt.error, attempt.error_kind = error.headline(), error.kind
+    result.attempts.append(attempt)
+    return attempt
+
+
 def _naming_hint(attempt: Attempt) -> str:
     missing = ", ".join(f'"{value}"' for value in attempt.left_out)
     return f"the question names {missing}, which the query leaves out"
@@ -442,16 +452,9 @@ def _take_better_covering(result: Translation, spec: Any, catalog: Catalog | Non
     fewest, index = min(scored, default=(len(standing.left_out), None))
     adopted = index is not None and fewest < len(standing.left_out)
     shown = index if index is not None else 0
-    text, ast, error = checked[shown]
-    attempt = Attempt(len(result.attempts) + 1, text, error is None,
-                      finish_reason=generation.completions[shown].finish_reason,
-                      prompt_tokens=generation.prompt_tokens, tokens=generation.completion_tokens,
-                      forced_tokens=sum(c.forced_tokens for c in generation.completions),
-                      timings={"retrieve_s": retrieve_s, **generation.timings, "validate_s": validate_s},
-                      candidates=[t for t, _, _ in checked], left_out=left_out(text, named))
-    if error is not None:
-        attempt.error, attempt.error_kind = error.headline(), error.kind
-    result.attempts.append(attempt)
+    text, ast, _ = checked[shown]
+    attempt = _record_attempt(result, generation, checked, shown, retrieve_s, validate_s, with_candidates=True)
+    attempt.left_out = left_out(text, named)
     if adopted:
         result.ast, result.query = ast, _canonical(spec, ast, text)
     else:
