@@ -66,3 +66,24 @@ def known_failures(name: str) -> dict[tuple[str, str], str]:
         file, reason, query = line.split("\t", 2)
         out[(file, query)] = reason
     return out
+
+
+def generation_grammar_acceptor(dialect: str):
+    """A function telling whether the dialect's generation grammar (before narrowing: no
+    catalog) accepts a query whole, fed to llguidance byte by byte."""
+    import llguidance
+
+    from nlq.constrain.narrow import generation_source, generation_text
+
+    tokenizer = llguidance.LLTokenizer("byte")
+    spec = llguidance.LLMatcher.grammar_from_lark(generation_text(generation_source(dialect)))
+    assert llguidance.LLMatcher.validate_grammar(spec, tokenizer) == ""
+
+    def accepts(query: str) -> bool:
+        matcher = llguidance.LLMatcher(tokenizer, spec, log_level=0)
+        for byte in query.encode("utf-8", "surrogateescape"):
+            if not matcher.consume_token(byte):
+                return False
+        return matcher.is_accepting()
+
+    return accepts

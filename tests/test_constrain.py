@@ -123,20 +123,65 @@ def test_promql_quoted_metric_names_come_from_the_catalog(narrowed):
 @pytest.mark.parametrize("query, allowed", [
     ("sum(rate(http_requests_total[5m]))", True),
     ('rate(http_requests_total{service="cart"}[5m] offset 1h)', True),
+    ("rate((http_requests_total[5m]))", True),
     ("max_over_time(rate(http_requests_total[5m])[1h:5m])", True),
     ("histogram_quantile(0.9, sum by (le) (rate(http_request_duration_seconds_bucket[5m])))", True),
+    ("quantile_over_time(0.9, up[1h])", True),
+    ("predict_linear(up[1h], 3600)", True),
+    ('label_replace(up, "dst", "$1", "job", "(.*)")', True),
+    ("round(up)", True),
+    ("round(up, 5)", True),
+    ("hour()", True),
+    ("time()", True),
     ("up offset 1h", True),
     ("max(up[6h])", False),                        # a range vector in an aggregation
     ("count(http_requests_total[5m])", False),
     ("http_requests_total[5m] > 0", False),        # ... in an operator
     ("up[5m]", False),                             # ... at the top
     ("rate(up[5m])[1h:5m]", False),
+    ("rate(up)", False),                           # an instant vector where a range goes
+    ("min_over_time(up[5m], 3)", False),           # one argument too many
+    ("min_over_time(0.9, up[5m])", False),         # a scalar first: quantile_over_time's shape
+    ("quantile_over_time(up[1h])", False),         # its quantile left out
+    ("histogram_quantile(0.9)", False),
+    ("abs(up[5m])", False),
+    ('label_replace(up, dst, "$1", "job", "(.*)")', False),  # a label where a string goes
+    ("round(up, 5, 6)", False),
+    ("time(up)", False),
 ])
-def test_promql_generation_takes_a_range_only_as_a_function_argument(narrowed, query, allowed):
-    """The checks refuse a range vector anywhere else, and a model retrying writes it again."""
+def test_promql_generation_calls_take_what_their_signatures_say(narrowed, query, allowed):
+    """The checks refuse a call with the wrong arguments or a range vector outside a call,
+    and a model retrying writes it again: generation cannot write them (nlq.constrain.calls)."""
     assert accepts(narrowed["promql"].lark, query) is allowed
     assert accepts(narrowed_grammar("promql", None, disk_cache=False).lark, query) is allowed
     assert lark.Lark(grammar_file("promql").read_text(), parser="earley", lexer="dynamic").parse(query)
+
+
+@pytest.mark.parametrize("query, allowed", [
+    ('sum by (level) (count_over_time({env="prod"} [5m]))', True),
+    ('rate({service="cart"} [5m])', True),
+    ('rate({service="cart"} | json | unwrap status [5m])', True),  # rate takes either
+    ('sum_over_time({service="cart"} | json | unwrap status [5m])', True),
+    ('avg_over_time({service="cart"} | json | unwrap status [5m]) by (level)', True),
+    ('quantile_over_time(0.99, {service="cart"} | json | unwrap status [5m]) by (level)', True),
+    ('topk(3, sum by (level) (rate({env="prod"} [5m])))', True),
+    ('sum(rate({env="prod"} [5m]))', True),
+    ('bytes_over_time({service="cart"} | json | unwrap status [5m])', False),  # refuses unwrap
+    ('count_over_time({service="cart"} | json | unwrap status [5m])', False),
+    ('sum_over_time({service="cart"} [5m])', False),                           # needs unwrap
+    ('count_over_time({env="prod"} [5m]) by (level)', False),                  # may not group
+    ('sum_over_time({service="cart"} | json | unwrap status [5m]) by (level)', False),
+    ('quantile_over_time({service="cart"} | json | unwrap status [5m])', False),  # no quantile
+    ('count_over_time(3, {env="prod"} [5m])', False),                          # no parameter
+    ('topk(sum(rate({env="prod"} [5m])))', False),                             # no k
+    ('sum(3, rate({env="prod"} [5m]))', False),
+])
+def test_logql_generation_aggregations_take_what_loki_allows(narrowed, query, allowed):
+    """Loki refuses an aggregation with an unwrap, grouping or parameter it does not take;
+    generation cannot write one (nlq.constrain.aggregations), validation still parses it."""
+    assert accepts(narrowed["logql"].lark, query) is allowed
+    assert accepts(narrowed_grammar("logql", None, disk_cache=False).lark, query) is allowed
+    assert lark.Lark(grammar_file("logql").read_text(), parser="earley", lexer="dynamic").parse(query)
 
 
 @needs_grammar("datadog-metrics")

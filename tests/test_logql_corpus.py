@@ -144,3 +144,23 @@ def test_llguidance_agrees_with_lark_on_every_corpus_query():
     mismatches = [q for q in queries if lark_accepts(q) != ll_accepts(q)]
     print(f"\nLogQL lark/llguidance parity: {len(queries) - len(mismatches)}/{len(queries)}")
     assert not mismatches, "\n".join(mismatches[:20])
+
+
+@pytest.mark.slow
+def test_the_generation_grammar_writes_every_query_the_checks_accept():
+    """The generation grammar gives each aggregation only what Loki allows it
+    (nlq.constrain.aggregations): it must still write, in canonical form, every corpus
+    query the checks accept."""
+    from corpus_util import generation_grammar_acceptor
+
+    generation_accepts = generation_grammar_acceptor("logql")
+    refused, count = [], 0
+    for name, query, _expected in expectations():
+        if not accepts(query):
+            continue
+        canonical = LOGQL.format(LOGQL.parse(query))
+        count += 1
+        if not generation_accepts(canonical):
+            refused.append(f"{name}: {canonical}")
+    print(f"\nLogQL generation grammar: {count - len(refused)}/{count} accepted corpus queries")
+    assert not refused, "\n".join(refused[:20])

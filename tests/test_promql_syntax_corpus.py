@@ -234,3 +234,30 @@ def test_llguidance_agrees_with_lark_on_the_sample():
 @pytest.mark.slow
 def test_llguidance_agrees_with_lark_on_every_query():
     _llguidance_parity(full=True)
+
+
+@pytest.mark.slow
+def test_the_generation_grammar_writes_every_query_the_checks_accept():
+    """The generation grammar types calls and keeps ranges inside them (nlq.constrain.calls):
+    it must still write, in canonical form, every valid corpus query the checks accept.  A
+    query that is a range vector at the top is wrapped in count_over_time, the one place a
+    generated range may stand."""
+    from corpus_util import generation_grammar_acceptor
+
+    from nlq.dialects.promql import ast
+    from nlq.dialects.promql.checks import _strip
+
+    generation_accepts = generation_grammar_acceptor("promql")
+    refused, count = [], 0
+    for name, query, _expected in expectations(full=True):
+        if name not in VALID_FILES or not verdict(query)[0]:
+            continue
+        node = PROMQL.parse(query)
+        canonical = PROMQL.format(node)
+        if isinstance(_strip(node), (ast.MatrixSelector, ast.Subquery)):
+            canonical = f"count_over_time({canonical})"
+        count += 1
+        if not generation_accepts(canonical):
+            refused.append(f"{name}: {canonical}")
+    print(f"\nPromQL generation grammar: {count - len(refused)}/{count} valid corpus queries")
+    assert not refused, "\n".join(refused[:20])

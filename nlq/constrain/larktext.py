@@ -158,3 +158,21 @@ def replace_definitions(text: str, replacements: dict[str, str], extra: list[str
 def lark_string(value: str) -> str:
     """A Lark string literal for `value`."""
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+
+
+_WORDS = re.compile(r"^/([A-Za-z0-9_|]+)/$")
+
+
+def alternation_words(body: str) -> list[str]:
+    """The words of a terminal written as one case-sensitive regex alternation of plain
+    words (`/rate|irate/`); ValueError for any other body."""
+    match = _WORDS.match(body.strip())
+    if not match or "" in match.group(1).split("|"):
+        raise ValueError(f"not an alternation of plain words: {body.strip()}")
+    return match.group(1).split("|")
+
+
+def words_terminal(name: str, words) -> str:
+    """A terminal definition matching exactly `words`, longest first (llguidance's lexer is greedy)."""
+    ordered = sorted(set(words), key=lambda w: (-len(w), w))
+    return f"{name}: " + " | ".join(lark_string(w) for w in ordered)

@@ -44,6 +44,7 @@ GROUPING_ALLOWED = {
     "last_over_time",
 }
 PARAM_AGGREGATIONS = {"topk", "bottomk", "approx_topk"}
+PARAM_RANGE_AGGREGATIONS = {"quantile_over_time"}
 
 # Labels Loki itself adds in a pipeline.
 BUILTIN_LABELS = {"__error__", "__error_details__", "__line__", "__timestamp__", "__stream_shard__"}
@@ -282,7 +283,7 @@ def _check_node(node, text: str) -> list[QueryError]:
                     hint=f"aggregate outside instead: sum by (...) ({op}(...))",
                 )
             )
-        if op == "quantile_over_time":
+        if op in PARAM_RANGE_AGGREGATIONS:
             if node.param is None:
                 out.append(
                     _error(
