@@ -184,6 +184,26 @@ def test_logql_generation_aggregations_take_what_loki_allows(narrowed, query, al
     assert lark.Lark(grammar_file("logql").read_text(), parser="earley", lexer="dynamic").parse(query)
 
 
+@pytest.mark.parametrize("dialect, query, allowed", [
+    ("promql", 'up{job="api"}', True),
+    ("promql", 'up{job!="api"}', True),
+    ("promql", 'up{job=~"api|node"}', True),
+    ("promql", 'up{instance=~"node-.*"}', True),
+    ("promql", 'up{instance!~"node-.*"}', True),
+    ("promql", 'up{job=".*"}', False),             # a pattern after `=` matches no series
+    ("promql", 'up{instance="node-.*"}', False),
+    ("promql", 'up{job!=".+"}', False),
+    ("logql", '{service="checkout"}', True),
+    ("logql", '{service=~"check.*|cart"}', False),  # a prefix not cut at a separator
+    ("logql", '{service=~".*"}', True),
+    ("logql", '{service=".*"}', False),
+])
+def test_patterns_follow_only_the_regex_operators(narrowed, dialect, query, allowed):
+    """`=` and `!=` compare a value exactly, so they take observed values only; `=~` and `!~`
+    take the patterns over them too."""
+    assert accepts(narrowed[dialect].lark, query) is allowed
+
+
 @needs_grammar("datadog-metrics")
 def test_datadog_metrics_tags_depend_on_the_metric(narrowed):
     text = narrowed["datadog-metrics"].lark

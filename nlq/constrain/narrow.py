@@ -12,7 +12,8 @@ per set (`NLQ_METRIC_NAME: "http_requests_total" | "up"`):
 * pairs: a rule that uses a key rule once and its value rule (`matcher:
   label_name MATCH_OP label_value`) is expanded per key, so each label takes only
   its own observed values.  Quoted values (PromQL, LogQL) also take simple
-  regexes over them for `=~` (`"5.."`, `"a|b"`, `".*"`); a label the catalog marks
+  regexes over them (`"5.."`, `"a|b"`, `".*"`), after `=~` and `!~` only: the
+  matcher's operator is split, so `=` and `!=` take a value exactly; a label the catalog marks
   high-cardinality, or with no observed values, keeps the grammar's own value rule;
 * scoping: a rule that names a metric and leads to its label names (PromQL's
   vector selector, Datadog's metric query) is cloned per metric, so
@@ -34,6 +35,7 @@ llguidance matcher and hands out copies, so a request does not compile again.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import itertools
 import json
@@ -56,7 +58,7 @@ from nlq.constrain.grounding import Mentions, grounded_values, withheld
 from nlq.grammar import grammar_text
 
 #: bump when the narrowing output changes, to invalidate disk caches
-NARROW_VERSION = 13
+NARROW_VERSION = 15
 #: per-metric scoping clones the selector rules once per group of metrics (`scope_groups`);
 #: llguidance's Earley parser then predicts every clone where a metric may start.  Measured:
 #: 200 or 1,000 clones exceed its 50,000-item limit per mask ("Too many items"); 100 cost
@@ -87,12 +89,16 @@ class DialectNames:
     #: a name rule that names the entity again inside its selector (PromQL's `{"metric"}`):
     #: dropped from each scoped clone, where the entity is already named before the braces
     entity_again: str | None = None
+    #: the terminal for a matcher's operator, where equality and regex operators share one
+    #: (`=`, `!=`, `=~`, `!~`): narrowing splits it, so `=` takes an observed value exactly and
+    #: only `=~`/`!~` take patterns over them (`service=".*"` matches no series)
+    match_op: str | None = None
 
 
 RULES: dict[str, DialectNames] = {
     "promql": DialectNames("metric_name", {"label_name": "label_value"}, ("quoted_metric",),
-                           entity_again="quoted_metric"),
-    "logql": DialectNames(None, {"label_name": "label_value"}, ("field_name",)),
+                           entity_again="quoted_metric", match_op="MATCH_OP"),
+    "logql": DialectNames(None, {"label_name": "label_value"}, ("field_name",), match_op="MATCH_OP"),
     "datadog-metrics": DialectNames("metric_name", {"tag_key": "tag_value"}),
     "datadog-logs": DialectNames(None, {"tag_key": "tag_value", "attribute_name": "attribute_value"}),
 }
@@ -407,6 +413,23 @@ class _Builder:
             return self._terminals[key]
         return term
 
+    def matched_value(self, value_rule: str, values: list[str]) -> str | None:
+        """A rule for a matcher's operator and one key's quoted values: an equality operator
+        and an observed value exactly, or a regex operator and a pattern over them
+        (`NLQ_EQUALITY_OP "\"checkout\"" | NLQ_REGEX_OP <patterns>`); None when no value fits."""
+        patterns = self.value_terminal(value_rule, values)
+        if patterns is None:
+            return None
+        exact = self.terminal(f"{value_rule}_exact",
+                              [_quote(v) for v in values if self.probe.accepts(value_rule, _quote(v))])
+        key = ("matched", exact, patterns)
+        if key not in self._terminals:
+            self._define("NLQ_EQUALITY_OP", '"!=" | "="')
+            self._define("NLQ_REGEX_OP", '"=~" | "!~"')
+            self._terminals[key] = f"nlq_{value_rule}_matched_{len(self._terminals)}"
+            self.extra.append(f"{self._terminals[key]}: NLQ_EQUALITY_OP {exact} | NLQ_REGEX_OP {patterns}")
+        return self._terminals[key]
+
     def wildcard_terminal(self, value_rule: str) -> str | None:
         """Bare values that match without naming one, for a key whose values grounding
         withheld: `*`, and `*timeout*` where the rule takes a leading wildcard (a log search's
@@ -510,6 +533,9 @@ class _Builder:
             sub = dict(mapping or {})
             sub[key_rule] = self.terminal(key_rule, [key])
             sub[value_rule] = term or free_values[value_rule]
+            match_op = self.spec.match_op
+            if values and match_op in larktext.referenced_names(body) and self.probe.quoted(value_rule):
+                sub[match_op], sub[value_rule] = "", self.matched_value(value_rule, values)
             alt_name = f"nlq_{new_name}_{len(self.extra)}"
             self.extra.append(f"{alt_name}: {larktext.substitute(body, sub)}")
             alts.append(alt_name)
@@ -692,7 +718,7 @@ def narrow_text(text: str, dialect: str, catalog: Catalog, scoped: bool = True,
         scoped = bool(names.groups)
     builder = _Builder(text, dialect, names)
     if not scoped:
-        builder.spec = DialectNames(None, builder.spec.pairs, builder.spec.names)
+        builder.spec = dataclasses.replace(builder.spec, entity=None)
         entity = RULES[dialect].entity
         if entity and entity in builder.defs and names.entities:
             fitting = builder.literals(entity, list(names.entities))
