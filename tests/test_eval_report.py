@@ -196,3 +196,24 @@ def test_spread_order_makes_every_prefix_a_spread_sample():
         size = sum((c.dialect, c.stratum) == key for c in all_cases)
         taken = sum((c.dialect, c.stratum) == key for c in head)
         assert abs(taken - size / 4) <= 1, key  # a quarter of every group, give or take one
+
+
+def test_a_setup_mistake_ends_the_run_instead_of_scoring_every_case_as_an_error(cases):
+    """A missing model backend fails every case alike: the run stops with its message."""
+    from nlq.errors import UsageError
+
+    def missing_backend(case, catalog, config):
+        raise UsageError("--model llama-cpp needs llama-cpp-python")
+
+    def flaky(case, catalog, config):
+        raise RuntimeError("one case's trouble")
+
+    scorer = TimedScorer(("shop-a",))
+    try:
+        configs = resolve([], None)
+        with pytest.raises(UsageError, match="needs llama-cpp-python"):
+            EvalRun(scorer, configs, missing_backend).case_rows(cases[0], configs)
+        rows = EvalRun(scorer, configs, flaky).case_rows(cases[0], configs)  # other errors: one row each
+        assert [r.status for r in rows] == ["error"] and "one case's trouble" in rows[0].message
+    finally:
+        scorer.close()

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from typing import Any
 
 from nlq.catalog import Catalog
+from nlq.errors import UsageError
 from nlq.evaluation.ablations import Config
 from nlq.evaluation.cases import Case
 from nlq.evaluation.gold_cache import GoldCache
@@ -263,6 +264,11 @@ class EvalRun:
         t0 = time.perf_counter()
         try:
             result = self.translator(case, catalog, config)
+        except UsageError:
+            # a setup mistake (a model backend not installed, an adapter that does not load)
+            # fails every case alike: stop with its message rather than report 0% (seen:
+            # `--model llama-cpp` without llama-cpp-python scored 120 "errors" in 8 s)
+            raise
         except Exception as exc:  # noqa: BLE001 - one failing case must not end the run
             latency = time.perf_counter() - t0
             timing.model_s += latency
