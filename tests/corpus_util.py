@@ -68,15 +68,13 @@ def known_failures(name: str) -> dict[tuple[str, str], str]:
     return out
 
 
-def generation_grammar_acceptor(dialect: str):
-    """A function telling whether the dialect's generation grammar (before narrowing: no
-    catalog) accepts a query whole, fed to llguidance byte by byte."""
+def llguidance_acceptor(lark_text: str):
+    """A function telling whether llguidance, given `lark_text`, accepts a query whole
+    (fed byte by byte); the grammar must validate."""
     import llguidance
 
-    from nlq.constrain.narrow import generation_source, generation_text
-
     tokenizer = llguidance.LLTokenizer("byte")
-    spec = llguidance.LLMatcher.grammar_from_lark(generation_text(generation_source(dialect)))
+    spec = llguidance.LLMatcher.grammar_from_lark(lark_text)
     assert llguidance.LLMatcher.validate_grammar(spec, tokenizer) == ""
 
     def accepts(query: str) -> bool:
@@ -87,3 +85,10 @@ def generation_grammar_acceptor(dialect: str):
         return matcher.is_accepting()
 
     return accepts
+
+
+def generation_grammar_acceptor(dialect: str):
+    """`llguidance_acceptor` for the dialect's generation grammar (before narrowing: no catalog)."""
+    from nlq.constrain.narrow import generation_source, generation_text
+
+    return llguidance_acceptor(generation_text(generation_source(dialect)))

@@ -189,12 +189,10 @@ def test_formatter_round_trip_on_every_query():
 
 def _llguidance_parity(full: bool) -> None:
     import lark
-    import llguidance
+    from corpus_util import llguidance_acceptor
 
     text = grammar_text(PROMQL.grammar_file)
-    tokenizer = llguidance.LLTokenizer("byte")
-    spec = llguidance.LLMatcher.grammar_from_lark(text)
-    assert llguidance.LLMatcher.validate_grammar(spec, tokenizer) == ""
+    ll_accepts = llguidance_acceptor(text)
     parser = lark.Lark(text, parser="earley", lexer="dynamic")
 
     def lark_accepts(query: str) -> bool:
@@ -203,13 +201,6 @@ def _llguidance_parity(full: bool) -> None:
         except lark.exceptions.UnexpectedInput:
             return False
         return True
-
-    def ll_accepts(query: str) -> bool:
-        matcher = llguidance.LLMatcher(tokenizer, spec, log_level=0)
-        for byte in query.encode("utf-8", "surrogateescape"):
-            if not matcher.consume_token(byte):
-                return False
-        return matcher.is_accepting()
 
     listed = {q for (_f, q) in known_failures("promql-llguidance.txt")}
     queries = list(dict.fromkeys(q for _f, q, _v in expectations(full)))
