@@ -388,9 +388,13 @@ class _Builder:
             self._value_terms[key] = self._value_terminal(value_rule, values)
         return self._value_terms[key]
 
+    def _quotable(self, value_rule: str, values: list[str]) -> list[str]:
+        """The values the (quoted) rule can spell once quoted."""
+        return [v for v in values if self.probe.accepts(value_rule, _quote(v))]
+
     def _value_terminal(self, value_rule: str, values: list[str]) -> str | None:
         if self.probe.quoted(value_rule):
-            plain = [v for v in values if self.probe.accepts(value_rule, _quote(v))]
+            plain = self._quotable(value_rule, values)
             if not plain:
                 return None
             items = self.terminal(f"{value_rule}_items", plain + _regex_items(plain))
@@ -420,8 +424,7 @@ class _Builder:
         patterns = self.value_terminal(value_rule, values)
         if patterns is None:
             return None
-        exact = self.terminal(f"{value_rule}_exact",
-                              [_quote(v) for v in values if self.probe.accepts(value_rule, _quote(v))])
+        exact = self.terminal(f"{value_rule}_exact", [_quote(v) for v in self._quotable(value_rule, values)])
         key = ("matched", exact, patterns)
         if key not in self._terminals:
             self._define("NLQ_EQUALITY_OP", '"!=" | "="')
@@ -516,6 +519,10 @@ class _Builder:
                      mapping: dict[str, str] | None = None) -> None:
         """`rule` rewritten as one alternative per key, each with that key's values."""
         body = self.defs[rule].body
+        match_op = self.spec.match_op
+        # the operator is split per key (equality: exact values; regex: patterns) where the
+        # rule writes it and its values are quoted strings
+        split_op = match_op in larktext.referenced_names(body) and self.probe.quoted(value_rule)
         alts = []
         # [] is a key whose every value grounding withheld (nlq.constrain.grounding): it takes
         # only a wildcard where the dialect writes one bare (Datadog's `host:*`); a quoted
@@ -533,8 +540,7 @@ class _Builder:
             sub = dict(mapping or {})
             sub[key_rule] = self.terminal(key_rule, [key])
             sub[value_rule] = term or free_values[value_rule]
-            match_op = self.spec.match_op
-            if values and match_op in larktext.referenced_names(body) and self.probe.quoted(value_rule):
+            if values and split_op:
                 sub[match_op], sub[value_rule] = "", self.matched_value(value_rule, values)
             alt_name = f"nlq_{new_name}_{len(self.extra)}"
             self.extra.append(f"{alt_name}: {larktext.substitute(body, sub)}")
