@@ -600,9 +600,10 @@ class _Builder:
                 continue
             if not reaches(sel, key_rule, entity):
                 continue
-            # rules between the selector and the key names, cloned per metric
-            chain = {r for r in graph if r != sel and reaches(sel, r, entity) and reaches(r, key_rule, entity)}
-            if any(reaches(r, sel) for r in chain | {sel}):
+            # rules between the selector and the key names, cloned per metric (in grammar order:
+            # the clones' text, and the names _expand_pair numbers, do not depend on hashing)
+            chain = [r for r in graph if r != sel and reaches(sel, r, entity) and reaches(r, key_rule, entity)]
+            if any(reaches(r, sel) for r in [*chain, sel]):
                 continue  # recursion back into the selector: cloning would copy the whole language
             pair_rules = set(self._pair_rules(key_rule, value_rule))
             alts = larktext.alternatives(d.body)
