@@ -118,12 +118,10 @@ def test_formatter_round_trips_every_corpus_query():
 @pytest.mark.slow
 def test_llguidance_agrees_with_lark_on_every_corpus_query():
     import lark
-    import llguidance
+    from corpus_util import llguidance_acceptor
 
     text = grammar_text(LOGQL.grammar_file)
-    tokenizer = llguidance.LLTokenizer("byte")
-    spec = llguidance.LLMatcher.grammar_from_lark(text)
-    assert llguidance.LLMatcher.validate_grammar(spec, tokenizer) == ""
+    ll_accepts = llguidance_acceptor(text)
     parser = lark.Lark(text, parser="earley", lexer="dynamic")
 
     def lark_accepts(query: str) -> bool:
@@ -132,13 +130,6 @@ def test_llguidance_agrees_with_lark_on_every_corpus_query():
         except lark.exceptions.UnexpectedInput:
             return False
         return True
-
-    def ll_accepts(query: str) -> bool:
-        matcher = llguidance.LLMatcher(tokenizer, spec, log_level=0)
-        for byte in query.encode():
-            if not matcher.consume_token(byte):
-                return False
-        return matcher.is_accepting()
 
     queries = list(dict.fromkeys(q for _f, q, _v in expectations()))
     mismatches = [q for q in queries if lark_accepts(q) != ll_accepts(q)]
