@@ -38,7 +38,7 @@ class QueryError(NlqError):
     end: int | None = None
     expected: list[str] = field(default_factory=list)
     hint: str | None = None
-    kind: str = "syntax"  # "syntax" | "type" | "catalog" | "semantic"
+    kind: str = "syntax"  # "syntax" | "type" | "catalog" | "semantic" | "length" | "degenerate"
 
     def __post_init__(self) -> None:
         super().__init__(self.message)

@@ -3,11 +3,13 @@
     retrieve (catalog slice, few-shot pairs) -> prompt -> grammar-constrained
     generation (grammar narrowed to the catalog and to the values the question
     names) -> parse + check with the dialect's validator and the catalog -> on
-    failure, retry with the error fed back (bounded) -> a valid answer that
-    leaves out a value the question names gets one sampled try more
-    (nlq.coverage) -> [choose="exec": sample more candidates, run them on the
-    local snapshot, keep the answer most agree on (nlq.choice)] -> explanation
-    from the AST, assumptions, deep links.
+    failure, retry with the error fed back (bounded; a valid query that
+    repeats a part or sets an expression against itself, nlq.degenerate, is
+    retried too, and kept with a warning only when no retry does better) -> a
+    valid answer that leaves out a value the question names gets one sampled
+    try more (nlq.coverage) -> [choose="exec": sample more candidates, run them
+    on the local snapshot, keep the answer most agree on (nlq.choice)] ->
+    explanation from the AST, assumptions, deep links.
 
 Few-shot pairs are retrieved by `retrieval` ("bm25", "embedding", "hybrid" or
 "none"; nlq.prompting.retrieval says which is the default and why).
@@ -34,6 +36,7 @@ from typing import Any
 
 from nlq import dialects
 from nlq.catalog import Catalog, load_catalog
+from nlq.degenerate import degenerate
 from nlq.errors import NlqError, QueryError, UsageError
 from nlq.links import Link, links
 from nlq.prompting import Attempted, FewShotBank, build_prompt, words
@@ -347,6 +350,8 @@ def translate(
         k_examples = getattr(backend, "prompt_examples", 0)
     feedback: list[Attempted] = []
     first_prompt = None
+    #: the first valid but degenerate answer: kept if no retry writes a better one
+    degenerate_answer: tuple[str, Any, QueryError] | None = None
     for number in range(1, max_retries + 2):
         t0 = time.perf_counter()
         try:
@@ -380,17 +385,24 @@ def translate(
         text, ast, error = checked[index]
         _record_attempt(result, generation, checked, index, retrieve_s, validate_s, with_candidates=n > 1)
         if error is not None:
+            if degenerate_answer is None:
+                degenerate_answer = next(((t, a, e) for t, a, e in checked if e and e.kind == "degenerate"), None)
             feedback.append(Attempted(text, error.headline() + (f" ({error.hint})" if error.hint else "")))
             continue
         result.status, result.ast, result.query = "ok", ast, _canonical(spec, ast, text)
         break
     else:
-        result.status = "refused" if verdict.injection else "failed"
-        last = result.attempts[-1]
-        result.message = (
-            f"no valid {spec.title} query after {len(result.attempts)} attempts; "
-            f"last try: {last.query!r}: {last.error}"
-        )
+        if degenerate_answer is not None:  # valid after all: better shown, with why to doubt it, than lost
+            text, ast, error = degenerate_answer
+            result.status, result.ast, result.query = "ok", ast, _canonical(spec, ast, text)
+            result.warnings.append(f"{error.message} (no retry did better): check it before you run it")
+        else:
+            result.status = "refused" if verdict.injection else "failed"
+            last = result.attempts[-1]
+            result.message = (
+                f"no valid {spec.title} query after {len(result.attempts)} attempts; "
+                f"last try: {last.query!r}: {last.error}"
+            )
     if cover_named and max_retries > 0 and result.ok:
         named = named_values(question, dialect, catalog, grammar.catalog_fingerprint)
         result.attempts[-1].left_out = left_out(result.query, named)
@@ -518,7 +530,8 @@ def _canonical(spec: Any, ast: Any, text: str) -> str:
 
 def _check(spec: Any, completion: Any, catalog: Catalog | None,
            max_tokens: int) -> tuple[str, Any, QueryError | None]:
-    """(text, AST or None, error or None) for one generated completion."""
+    """(text, AST or None, error or None) for one generated completion.  A degenerate
+    query (nlq.degenerate) comes with both its AST and an error of kind "degenerate"."""
     text = completion.text.strip()
     try:
         if completion.finish_reason == "length":
@@ -527,10 +540,14 @@ def _check(spec: Any, completion: Any, catalog: Catalog | None,
             raise QueryError("the model went into a loop repeating itself", query=text, kind="length")
         if completion.finish_reason == "error":
             raise QueryError(f"the grammar refused a token: {completion.error}", query=text)
-        return text, spec.validate(text, catalog), None
+        ast = spec.validate(text, catalog)
     except QueryError as exc:
         exc.query = exc.query or text
         return text, None, exc
+    if why := degenerate(ast, text):  # valid, but no answer to anything: worth another try
+        return text, ast, QueryError(why, query=text, kind="degenerate",
+                                     hint="write the query the question asks for, without the repeat")
+    return text, ast, None
 
 
 def _explain(result: Translation, catalog: Catalog | None) -> None:

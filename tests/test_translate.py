@@ -149,6 +149,30 @@ def test_no_retry_for_named_values_when_turned_off_or_without_retries():
         assert result.ok and len(result.attempts) == 1 and len(model.calls) == 1
 
 
+def test_a_degenerate_answer_is_retried_with_the_reason_fed_back():
+    """Valid PromQL, yet a ratio of a series to itself: the retry's real answer is kept."""
+    rate = 'sum(rate(http_requests_total{service="checkout"}[5m]))'
+    selfish = f"{rate} / {rate}"
+    good = f'sum(rate(http_requests_total{{service="checkout", code=~"5.."}}[5m])) / {rate}'
+    model = ScriptedModel([selfish, selfish, good, selfish])
+    result = translate("5xx ratio of checkout", "promql", fixture_catalog("promql"), model,
+                       bank=fixture_bank("promql"))
+    assert result.ok and result.query == good and not result.warnings
+    first = result.attempts[0]
+    assert not first.valid and first.error_kind == "degenerate" and "both sides of `/`" in first.error
+    assert "both sides of `/`" in model.prompts[1][-1]["content"]
+
+
+def test_a_degenerate_answer_stands_with_a_warning_when_no_retry_does_better():
+    repeated = 'up{job="api", job="api"}'
+    model = ScriptedModel([repeated, "rate(up)", repeated, "rate(up)", "rate(up)", repeated, "rate(up)"])
+    result = translate("is the api job up", "promql", fixture_catalog("promql"), model,
+                       bank=fixture_bank("promql"))
+    assert result.ok and result.query == repeated and len(result.attempts) == 3
+    assert result.warnings == ['the matcher job="api" is written twice (no retry did better): '
+                               "check it before you run it"]
+
+
 def test_catalog_check_rejects_unknown_values():
     model = ScriptedModel(['up{job="nope"}', 'up{job="api"}'])
     result = translate("is the api job up", "promql", fixture_catalog("promql"), model, max_retries=0,
