@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from nlq import dialects
 from nlq.catalog import Catalog
+from nlq.degenerate import degenerate
 from nlq.errors import QueryError
 
 
@@ -17,6 +18,8 @@ class Validation:
     valid: bool
     error: QueryError | None = None
     ast: Any = None
+    #: for a valid query, why it may still answer nothing (nlq.degenerate): `x / x`, a matcher twice
+    warnings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return {
@@ -24,14 +27,18 @@ class Validation:
             "valid": self.valid,
             "error": None if self.error is None else self.error.render(),
             "error_detail": None if self.error is None else self.error.to_dict(),
+            "warnings": self.warnings,
         }
 
 
 def validate(query: str, dialect: str, catalog: Catalog | None = None) -> Validation:
-    """Parse `query` and run the semantic (and, given a catalog, catalog) checks.
+    """Parse `query` and run the semantic (and, given a catalog, catalog) checks.  A valid
+    query that repeats a part or sets an expression against itself is valid, with a warning.
 
     >>> validate("rate(up)", "promql").error.hint
     'rate() needs a range vector: did you mean rate(up[5m])?'
+    >>> validate("up / up", "promql").warnings
+    ['both sides of `/` are up: the result says nothing about the data']
     """
     spec = dialects.get(dialect)
     try:
@@ -39,7 +46,8 @@ def validate(query: str, dialect: str, catalog: Catalog | None = None) -> Valida
     except QueryError as exc:
         exc.query = exc.query or query
         return Validation(query, dialect, False, exc)
-    return Validation(query, dialect, True, None, node)
+    warnings = [why] if (why := degenerate(node, query)) else []
+    return Validation(query, dialect, True, None, node, warnings)
 
 
 def format_query(query: str, dialect: str) -> str:

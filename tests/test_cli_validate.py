@@ -97,3 +97,13 @@ def test_format_of_a_broken_query_exits_one():
     result = run("format", "--dialect", "logql", '{service="cart"')
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
+
+
+def test_a_query_that_says_nothing_is_valid_with_a_warning():
+    result = run("validate", "--dialect", "promql", "sum(rate(x[5m])) / sum(rate(x[5m]))")
+    assert result.returncode == 0 and result.stdout.strip() == "valid"
+    assert "warning: both sides of `/` are sum(rate(x[5m]))" in result.stderr
+    as_json = run("validate", "--dialect", "logql", '{app="a", app="a"}', "--json")
+    record = json.loads(as_json.stdout)
+    assert as_json.returncode == 0 and record["valid"]
+    assert record["warnings"] == ['the matcher app="a" is written twice']

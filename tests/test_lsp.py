@@ -251,3 +251,13 @@ def test_code_action_wire_format():
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+def test_a_valid_block_that_says_nothing_gets_a_warning_not_an_error():
+    from nlq.lsp.server import diagnostics
+
+    text = 'up{job="a"}\n\nup{job="a"} - up{job="a"}\n'
+    found = diagnostics(text, "promql", None)
+    assert len(found) == 1 and found[0].range.start.line == 2
+    assert found[0].severity == types.DiagnosticSeverity.Warning and found[0].code == "degenerate"
+    assert found[0].message.startswith("both sides of `-`")

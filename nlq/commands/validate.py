@@ -29,6 +29,8 @@ def command(dialect: str, query: str | None, file: str | None, catalog_path: str
     """Check that QUERY is valid in DIALECT.
 
     Exit status: 0 when every query is valid, 1 when one is not, 2 on a usage error.
+    A valid query that says nothing about the data (`x / x`, a matcher written
+    twice) is valid, with a warning on stderr.
 
     \b
     Examples:
@@ -52,6 +54,9 @@ def command(dialect: str, query: str | None, file: str | None, catalog_path: str
             click.echo(json.dumps(record))
         elif result.valid:
             click.echo(("ok  " + text) if file is not None else "valid")
+            for warning in result.warnings:  # valid: the exit status stays 0
+                prefix = f"{file}:{line_number}: " if file is not None else ""
+                click.echo(f"{prefix}warning: {warning}", err=True)
         else:
             prefix = f"{file}:{line_number}: " if file is not None else ""
             click.echo(f"{prefix}invalid: {result.error.render()}", err=file is None)

@@ -29,6 +29,7 @@ from pygls.lsp.server import LanguageServer
 
 from nlq import dialects
 from nlq.catalog import Catalog, load_catalog
+from nlq.degenerate import degenerate
 from nlq.errors import NlqError, QueryError
 from nlq.lsp import completion
 from nlq.lsp.documents import Block, blocks, dialect_of, offset, position
@@ -100,12 +101,13 @@ def _diagnostic(text: str, block: Block, error: QueryError) -> types.Diagnostic:
 
 
 def diagnostics(text: str, dialect: str, catalog: Catalog | None) -> list[types.Diagnostic]:
-    """One diagnostic per query block that fails validation."""
+    """One diagnostic per query block that fails validation, and a warning per valid block
+    that says nothing about the data (nlq.degenerate)."""
     spec = dialects.get(dialect)
     out = []
     for block in blocks(text):
         try:
-            spec.validate(block.text, catalog)
+            node = spec.validate(block.text, catalog)
         except QueryError as error:
             out.append(_diagnostic(text, block, error))
         except Exception as exc:  # noqa: BLE001 - a checker bug must not kill the session
@@ -113,6 +115,10 @@ def diagnostics(text: str, dialect: str, catalog: Catalog | None) -> list[types.
             out.append(types.Diagnostic(range=_range(text, block.start, block.end), source=SOURCE,
                                         message=f"nlq internal error: {type(exc).__name__}: {exc}",
                                         severity=types.DiagnosticSeverity.Warning))
+        else:
+            if why := degenerate(node, block.text):  # valid, so a warning: Prometheus would run it
+                out.append(types.Diagnostic(range=_range(text, block.start, block.end), message=why, source=SOURCE,
+                                            severity=types.DiagnosticSeverity.Warning, code="degenerate"))
     return out
 
 
