@@ -9,7 +9,7 @@ query is valid PromQL, so the checks accept it, yet it answers no question:
 matcher written twice filters nothing more.  The shipped adapter wrote one in
 13 of its 151 valid PromQL answers on the 2026-12-06 runs, every one wrong.
 
-`degenerate(ast, text)` names the first such thing in any dialect's AST (all four
+`degenerate(ast, text)` finds the first such thing in any dialect's AST (all four
 are frozen dataclasses whose spans stay out of equality, so "the same" is
 dataclass equality).  translate() treats it like a failed check: it retries
 with the reason fed back, and keeps the query, with a warning, only when no
@@ -30,10 +30,11 @@ time()`, `absent(x{job="a", job="b"})`), to test the engine.
 
     >>> from nlq.dialects import get
     >>> query = 'up{job="node", job="node"}'
-    >>> degenerate(get("promql").parse(query), query)
-    'the matcher job="node" is written twice'
+    >>> finding = degenerate(get("promql").parse(query), query)
+    >>> finding.message, query[slice(*finding.span)]
+    ('the matcher job="node" is written twice', 'job="node"')
     >>> query = "sum(rate(x[5m])) / sum(rate(x[5m]))"
-    >>> degenerate(get("promql").parse(query), query)
+    >>> degenerate(get("promql").parse(query), query).message
     'both sides of `/` are sum(rate(x[5m])): the result says nothing about the data'
 """
 
@@ -56,22 +57,34 @@ ORDERED_FIELDS = frozenset({"stages", "modifiers", "post_filters"})
 SELF_CANCELLING_OPS = frozenset({"/", "-", "%", "atan2", "and", "or", "unless", "!=", "<", ">", "<=", ">="})
 
 
-def degenerate(node: Any, text: str) -> str | None:
-    """Why `node`, the parse of `text` in any dialect, is degenerate, or None when it is not."""
+@dataclasses.dataclass(frozen=True)
+class Finding:
+    """What makes a query degenerate, and where."""
+
+    message: str
+    #: (start, end) offsets into the query of the part that says nothing: the repeat, or the
+    #: whole self-cancelling operation (None when the parser kept no span)
+    span: tuple[int, int] | None
+
+
+def degenerate(node: Any, text: str) -> Finding | None:
+    """What makes `node`, the parse of `text` in any dialect, degenerate, or None when nothing does."""
     for item in _nodes(node):
         for field in dataclasses.fields(item):
             value = getattr(item, field.name)
             if not isinstance(value, tuple) or len(value) < 2:
                 continue
             if field.name in UNORDERED_FIELDS and (repeat := _first_repeat(value)) is not None:
-                return f"the {_singular(field.name)} {_shown(repeat, text)} is written twice"
+                return Finding(f"the {_singular(field.name)} {_shown(repeat, text)} is written twice", _span(repeat))
             if field.name in ORDERED_FIELDS:
                 for before, after in zip(value, value[1:], strict=False):
                     if before == after:
-                        return f"the {_singular(field.name)} {_shown(after, text)} is written twice in a row"
+                        return Finding(f"the {_singular(field.name)} {_shown(after, text)} is written twice in a row",
+                                       _span(after))
         sides = _sides(item)
         if sides is not None and item.op in SELF_CANCELLING_OPS and _unwrapped(sides[0]) == _unwrapped(sides[1]):
-            return f"both sides of `{item.op}` are {_shown(sides[1], text)}: the result says nothing about the data"
+            return Finding(f"both sides of `{item.op}` are {_shown(sides[1], text)}: "
+                           "the result says nothing about the data", _span(item))
     return None
 
 
@@ -87,11 +100,19 @@ def _nodes(node: Any) -> Iterator[Any]:
 
 
 def _first_repeat(values: tuple) -> Any:
+    """The second copy of the first element `values` holds twice (its span is the repeat's)."""
     seen = []  # a list, not a set: a node may hold an unhashable list
     for value in values:
         if value in seen:
             return value
         seen.append(value)
+    return None
+
+
+def _span(part: Any) -> tuple[int, int] | None:
+    span = getattr(part, "span", None)
+    if isinstance(span, tuple) and len(span) == 2 and all(isinstance(offset, int) for offset in span):
+        return span
     return None
 
 
@@ -120,12 +141,11 @@ def _singular(field_name: str) -> str:
 
 def _shown(part: Any, text: str, limit: int = 60) -> str:
     """How `part` reads in the query: the text its span covers (shortened), else its value."""
-    span = getattr(part, "span", None)
-    if isinstance(span, tuple) and span[0] is not None and span[1] is not None:
+    if span := _span(part):
         shown = text[span[0]:span[1]].strip()
     else:
         shown = str(part) if isinstance(part, str | int | float) else type(part).__name__
     return shown if len(shown) <= limit else shown[: limit - 3] + "..."
 
 
-__all__ = ["degenerate"]
+__all__ = ["Finding", "degenerate"]

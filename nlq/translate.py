@@ -544,8 +544,9 @@ def _check(spec: Any, completion: Any, catalog: Catalog | None,
     except QueryError as exc:
         exc.query = exc.query or text
         return text, None, exc
-    if why := degenerate(ast, text):  # valid, but no answer to anything: worth another try
-        return text, ast, QueryError(why, query=text, kind="degenerate",
+    if finding := degenerate(ast, text):  # valid, but no answer to anything: worth another try
+        start, end = finding.span or (None, None)
+        return text, ast, QueryError(finding.message, query=text, position=start, end=end, kind="degenerate",
                                      hint="write the query the question asks for, without the repeat")
     return text, ast, None
 

@@ -46,7 +46,7 @@ def validate(query: str, dialect: str, catalog: Catalog | None = None) -> Valida
     except QueryError as exc:
         exc.query = exc.query or query
         return Validation(query, dialect, False, exc)
-    warnings = [why] if (why := degenerate(node, query)) else []
+    warnings = [finding.message] if (finding := degenerate(node, query)) else []
     return Validation(query, dialect, True, None, node, warnings)
 
 

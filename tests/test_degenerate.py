@@ -10,7 +10,17 @@ from nlq.degenerate import degenerate
 
 
 def why(dialect: str, query: str) -> str | None:
-    return degenerate(dialects.get(dialect).parse(query), query)
+    finding = degenerate(dialects.get(dialect).parse(query), query)
+    return finding and finding.message
+
+
+def test_the_finding_points_at_the_repeat_or_at_the_whole_operation():
+    query = 'up{job="a", env="b", job="a"}'
+    finding = degenerate(dialects.get("promql").parse(query), query)
+    assert finding.span == (21, 28) and query[21:28] == 'job="a"'
+    query = 'sum(x{a="1"}) - (sum(x{a="1"}))'
+    finding = degenerate(dialects.get("promql").parse(query), query)
+    assert finding.span == (0, len(query))
 
 
 @pytest.mark.parametrize(

@@ -256,8 +256,10 @@ def test_code_action_wire_format():
 def test_a_valid_block_that_says_nothing_gets_a_warning_not_an_error():
     from nlq.lsp.server import diagnostics
 
-    text = 'up{job="a"}\n\nup{job="a"} - up{job="a"}\n'
+    text = 'up{job="a"}\n\nup{job="a"} - up{job="a"}\n\nup{job="a", job="a"}\n'
     found = diagnostics(text, "promql", None)
-    assert len(found) == 1 and found[0].range.start.line == 2
-    assert found[0].severity == types.DiagnosticSeverity.Warning and found[0].code == "degenerate"
-    assert found[0].message.startswith("both sides of `-`")
+    assert [d.severity for d in found] == [types.DiagnosticSeverity.Warning] * 2
+    assert {d.code for d in found} == {"degenerate"} and found[0].message.startswith("both sides of `-`")
+    whole, repeat = found[0].range, found[1].range  # the operation; the second copy of the matcher
+    assert (whole.start.line, whole.start.character, whole.end.character) == (2, 0, 25)
+    assert (repeat.start.line, repeat.start.character, repeat.end.character) == (4, 12, 19)

@@ -116,9 +116,11 @@ def diagnostics(text: str, dialect: str, catalog: Catalog | None) -> list[types.
                                         message=f"nlq internal error: {type(exc).__name__}: {exc}",
                                         severity=types.DiagnosticSeverity.Warning))
         else:
-            if why := degenerate(node, block.text):  # valid, so a warning: Prometheus would run it
-                out.append(types.Diagnostic(range=_range(text, block.start, block.end), message=why, source=SOURCE,
-                                            severity=types.DiagnosticSeverity.Warning, code="degenerate"))
+            if finding := degenerate(node, block.text):  # valid, so a warning: Prometheus would run it
+                start, end = finding.span or (0, len(block.text))
+                out.append(types.Diagnostic(range=_range(text, block.start + start, block.start + end),
+                                            message=finding.message, source=SOURCE, code="degenerate",
+                                            severity=types.DiagnosticSeverity.Warning))
     return out
 
 
