@@ -53,7 +53,7 @@ MODULE_TENSORS = {
     "mlp.up_proj": ("ffn_up", False),
     "mlp.down_proj": ("ffn_down", False),
 }
-OUTPUT_TYPES = ("q8_0", "f16")
+OUTPUT_TYPES = ("q8_0", "q4_0", "f16")
 #: bumped when the written file would differ for the same inputs
 FORMAT = 1
 _KEY = re.compile(r"layers\.(\d+)\.(self_attn\.[qkvo]_proj|mlp\.(?:gate|up|down)_proj)\.lora_([AB])(?:\.default)?\.weight$")
@@ -113,7 +113,8 @@ def export_gguf(base: Path, target: Path, adapter: Path | None = None, out_type:
 
     if out_type not in OUTPUT_TYPES:
         raise UsageError(f"GGUF export type {out_type!r}: choose one of {', '.join(OUTPUT_TYPES)}")
-    qtype = GGMLQuantizationType.Q8_0 if out_type == "q8_0" else GGMLQuantizationType.F16
+    qtype = {"q8_0": GGMLQuantizationType.Q8_0, "q4_0": GGMLQuantizationType.Q4_0,
+             "f16": GGMLQuantizationType.F16}[out_type]
     start = time.perf_counter()
     deltas = lora_deltas(adapter) if adapter is not None else {}
     reader = GGUFReader(str(base))

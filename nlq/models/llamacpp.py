@@ -313,7 +313,8 @@ def load(argument: str) -> LlamaCppModel:
     if argument == "shipped":
         return LlamaCppModel(str(gguf_path()), name=f"llama-cpp:{GGUF_FILE}")
     adapter, _ = parse_embedded_argument(argument)  # a device part is meaningless here: CPU
-    path = cached_gguf(adapter, log=lambda msg: print(msg, file=sys.stderr))
+    weights = os.environ.get("NLQ_LLAMA_WEIGHTS", "q8_0").strip().lower()
+    path = cached_gguf(adapter, out_type=weights, log=lambda msg: print(msg, file=sys.stderr))
     if adapter is None:
         return LlamaCppModel(str(path), name=f"llama-cpp:{MODEL_NAME}")
     model = LlamaCppModel(str(path), name=f"llama-cpp:{MODEL_NAME}+adapter:{adapter.name}")
