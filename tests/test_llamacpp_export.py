@@ -105,3 +105,23 @@ def test_merged_gguf_logits_match_merged_transformers(embedded, adapter, tmp_pat
     # a random adapter leaves near ties at the top: each side's first choice is in the other's top 5
     assert int(np.argmax(want)) in np.argsort(got["merged"])[-5:]
     assert int(np.argmax(got["merged"])) in np.argsort(want)[-5:]
+
+
+def test_q4_0_export_writes_q4_0_blocks_and_a_bad_weight_type_is_a_usage_error(tmp_path, monkeypatch):
+    from gguf import GGMLQuantizationType, GGUFReader
+
+    from nlq.models.embedded import gguf_path
+    from nlq.models.gguf_export import export_gguf
+    from nlq.models.llamacpp import weight_type
+
+    target = tmp_path / "base.q4_0.gguf"
+    info = export_gguf(gguf_path(), target, out_type="q4_0")
+    types = {t.name: t.tensor_type for t in GGUFReader(str(target)).tensors}
+    assert info["converted_tensors"] > 0 and types["blk.0.ffn_up.weight"] == GGMLQuantizationType.Q4_0
+    assert types["token_embd.weight"] == GGMLQuantizationType.Q8_0  # copied as shipped
+
+    monkeypatch.setenv("NLQ_LLAMA_WEIGHTS", "q4_0")
+    assert weight_type() == "q4_0"
+    monkeypatch.setenv("NLQ_LLAMA_WEIGHTS", "q3")
+    with pytest.raises(UsageError, match="NLQ_LLAMA_WEIGHTS=q3: choose one of q8_0, q4_0, f16"):
+        weight_type()

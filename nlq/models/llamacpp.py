@@ -21,6 +21,10 @@ The default is the embedded model's GGUF rewritten once as Q8_0 into the cache
 (`nlq.models.gguf_export`: prompts evaluate about twice as fast as from the
 shipped Q4_1 blocks), with the shipped adapter merged in when there is one
 (the same model as `embedded`; `prompt_style` follows the adapter).
+`NLQ_LLAMA_WEIGHTS=q4_0` writes Q4_0 instead, which llama.cpp repacks for x86:
+about 17% less time per question on a 2-core AVX-512 machine, but the merged
+adapter loses to the coarser rounding (93 of 363 benchmark cases right
+against 108, reports/2026-12-06-degenerate), so Q8_0 stays the default.
 
 Threads: `NLQ_LLAMA_THREADS` for decode steps (default 1 on machines with two
 cores or fewer: a step is memory-bound and a second thread only helps on an
@@ -298,6 +302,16 @@ def _close_quietly(llm_ref: Any) -> None:
         llm.close()
 
 
+def weight_type() -> str:
+    """`NLQ_LLAMA_WEIGHTS`: the type the embedded model's weights are written in (default q8_0)."""
+    from nlq.models.gguf_export import OUTPUT_TYPES
+
+    weights = os.environ.get("NLQ_LLAMA_WEIGHTS", "").strip().lower() or "q8_0"
+    if weights not in OUTPUT_TYPES:
+        raise UsageError(f"NLQ_LLAMA_WEIGHTS={weights}: choose one of {', '.join(OUTPUT_TYPES)}")
+    return weights
+
+
 def load(argument: str) -> LlamaCppModel:
     """`--model llama-cpp[:base|:adapter=DIR|:shipped|:<file.gguf>]` (see the module docstring)."""
     import sys
@@ -313,8 +327,7 @@ def load(argument: str) -> LlamaCppModel:
     if argument == "shipped":
         return LlamaCppModel(str(gguf_path()), name=f"llama-cpp:{GGUF_FILE}")
     adapter, _ = parse_embedded_argument(argument)  # a device part is meaningless here: CPU
-    weights = os.environ.get("NLQ_LLAMA_WEIGHTS", "q8_0").strip().lower()
-    path = cached_gguf(adapter, out_type=weights, log=lambda msg: print(msg, file=sys.stderr))
+    path = cached_gguf(adapter, out_type=weight_type(), log=lambda msg: print(msg, file=sys.stderr))
     if adapter is None:
         return LlamaCppModel(str(path), name=f"llama-cpp:{MODEL_NAME}")
     model = LlamaCppModel(str(path), name=f"llama-cpp:{MODEL_NAME}+adapter:{adapter.name}")
