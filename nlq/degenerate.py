@@ -51,6 +51,10 @@ UNORDERED_FIELDS = frozenset({"matchers", "operands", "values", "items", "blocks
 #: tuple fields that run in order (a pipeline, a chain of modifiers): the same element
 #: twice *in a row* is a repeat (`| json | json`); apart, it may re-parse a rewritten line
 ORDERED_FIELDS = frozenset({"stages", "modifiers", "post_filters"})
+#: what one element of each of those fields is called in a message
+PART_NAMES = {"matchers": "matcher", "operands": "condition", "values": "value", "items": "item", "blocks": "block",
+              "labels": "label", "grouping": "label", "group_by": "tag", "include": "label", "queries": "query",
+              "stages": "stage", "modifiers": "modifier", "post_filters": "filter"}
 #: binary operators whose result is a constant, empty, or one side when both sides are
 #: the same: x / x, x - x, x % x, x atan2 x, x and x, x or x, x unless x, x > x.
 #: Not ==: `x == x` keeps the samples that are not NaN, a real idiom; not + * ^: 2x, x².
@@ -75,11 +79,11 @@ def degenerate(node: Any, text: str) -> Finding | None:
             if not isinstance(value, tuple) or len(value) < 2:
                 continue
             if field.name in UNORDERED_FIELDS and (repeat := _first_repeat(value)) is not None:
-                return Finding(f"the {_singular(field.name)} {_shown(repeat, text)} is written twice", _span(repeat))
+                return Finding(f"the {PART_NAMES[field.name]} {_shown(repeat, text)} is written twice", _span(repeat))
             if field.name in ORDERED_FIELDS:
                 for before, after in zip(value, value[1:], strict=False):
                     if before == after:
-                        return Finding(f"the {_singular(field.name)} {_shown(after, text)} is written twice in a row",
+                        return Finding(f"the {PART_NAMES[field.name]} {_shown(after, text)} is written twice in a row",
                                        _span(after))
         sides = _sides(item)
         if sides is not None and item.op in SELF_CANCELLING_OPS and _unwrapped(sides[0]) == _unwrapped(sides[1]):
@@ -131,12 +135,6 @@ def _unwrapped(node: Any) -> Any:
     while type(node).__name__ == "Paren":
         node = node.expr
     return node
-
-
-def _singular(field_name: str) -> str:
-    return {"matchers": "matcher", "operands": "condition", "values": "value", "items": "item",
-            "blocks": "block", "labels": "label", "grouping": "label", "group_by": "tag", "include": "label",
-            "queries": "query", "stages": "stage", "modifiers": "modifier", "post_filters": "filter"}[field_name]
 
 
 def _shown(part: Any, text: str, limit: int = 60) -> str:
