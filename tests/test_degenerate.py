@@ -94,3 +94,9 @@ def test_queries_people_wrote_for_dashboards_and_alerts_are_not_degenerate(diale
         if degenerate(node, line):
             flagged += 1
     assert parsed >= 25 and flagged == 0, f"{flagged} of {parsed} flagged"
+
+
+def test_every_field_it_reads_has_a_name_for_its_parts():
+    from nlq.degenerate import ORDERED_FIELDS, PART_NAMES, UNORDERED_FIELDS
+
+    assert set(PART_NAMES) == UNORDERED_FIELDS | ORDERED_FIELDS
