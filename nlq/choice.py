@@ -45,7 +45,10 @@ from nlq.catalog import Catalog
 from nlq.errors import NlqError, QueryError
 from nlq.results import Result, TimeRange, compare
 
-CHOICE_MODES = ("greedy", "exec")
+#: greedy: the model's answer as it is; exec: always sample candidates and vote; exec-if-empty:
+#: run the greedy answer on the snapshot first, and sample and vote only when it fails or
+#: returns nothing where the question expects something (most answers skip the sampling)
+CHOICE_MODES = ("greedy", "exec", "exec-if-empty")
 DEFAULT_CANDIDATES = 4
 DEFAULT_TEMPERATURE = 0.7
 #: seconds one candidate may run on the snapshot before it is interrupted and dropped
@@ -247,6 +250,21 @@ def run_bounded(dialect: str, ast: Any, conn: Any, time_range: TimeRange,
     if elapsed > budget_s:
         return None, "timeout", f"ran past the {budget_s:g} s budget", elapsed
     return result, outcome, error, elapsed
+
+
+def answers(question: str, dialect: str, ast: Any, conn: Any, time_range: TimeRange | None = None,
+            budget_s: float = DEFAULT_BUDGET_S, max_samples: int = MAX_RESULT_SAMPLES) -> dict:
+    """How one valid query fares on the snapshot, as choose() would judge it as a candidate:
+    {"outcome": "answer" | "empty" | "error" | "timeout" | "too-large", "samples", "run_s", "answers"},
+    where "answers" is True when choose() would let it vote."""
+    result, outcome, error, elapsed = run_bounded(dialect, ast, conn, time_range or default_time_range(), budget_s)
+    samples = result.sample_count() if result is not None else 0
+    if result is not None and samples > max_samples:
+        outcome, error = "too-large", f"{samples} samples (cap {max_samples})"
+    elif result is not None and samples == 0 and expects_answer(question):
+        outcome = "empty"
+    return {"outcome": outcome, "error": error, "samples": samples, "run_s": round(elapsed, 6),
+            "answers": outcome == "answer" or (outcome == "empty" and not expects_answer(question))}
 
 
 def vote(results: list[Result | None], greedy: int | None = 0) -> tuple[list[int | None], int | None]:

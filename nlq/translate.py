@@ -8,7 +8,9 @@
     retried too, and kept with a warning only when no retry does better) -> a
     valid answer that leaves out a value the question names gets one sampled
     try more (nlq.coverage) -> [choose="exec": sample more candidates, run them
-    on the local snapshot, keep the answer most agree on (nlq.choice)] ->
+    on the local snapshot, keep the answer most agree on (nlq.choice);
+    choose="exec-if-empty": only when the answer, run there first, fails or
+    returns nothing] ->
     explanation from the AST, assumptions, deep links.
 
 Few-shot pairs are retrieved by `retrieval` ("bm25", "embedding", "hybrid" or
@@ -293,6 +295,8 @@ def translate(
     `candidates` more queries (default nlq.choice.DEFAULT_CANDIDATES) and keeps
     the answer most candidates agree on when run on the local snapshot; it
     never runs anything against a live system (see nlq.choice).
+    `choose="exec-if-empty"` runs the answer there first and samples only when
+    it fails or returns nothing where the question expects something.
     `cover_named`: where a valid answer leaves out a value the question names
     (nlq.coverage), sample one more batch with that pointed out and keep a
     candidate that leaves out fewer (counts as a retry; needs `max_retries` > 0).
@@ -415,9 +419,13 @@ def translate(
                                           temperature=max(temperature, 0.7), n=retry_samples,
                                           seed=len(result.attempts) + 1)[0]
             _take_better_covering(result, spec, catalog, generation, named, max_tokens, retrieve_s)
-    if choose == "exec" and first_prompt is not None:
+    if choose in ("exec", "exec-if-empty") and first_prompt is not None:
         t0 = time.perf_counter()
-        _choose_by_execution(result, spec, backend, grammar, first_prompt, catalog, candidates, max_tokens)
+        check = _greedy_check(result, catalog) if choose == "exec-if-empty" else None
+        if check is None or not check.get("answers"):
+            _choose_by_execution(result, spec, backend, grammar, first_prompt, catalog, candidates, max_tokens)
+        if check is not None:
+            result.choice = {**(result.choice or {}), "greedy_check": check}
         result.timings["choice_s"] = time.perf_counter() - t0
     if result.ok:
         _explain(result, catalog)
@@ -471,6 +479,20 @@ def _take_better_covering(result: Translation, spec: Any, catalog: Catalog | Non
         result.ast, result.query = ast, _canonical(spec, ast, text)
     else:
         result.warnings.append(f"{_naming_hint(standing)} (no retry named it): check it before you run it")
+
+
+def _greedy_check(result: Translation, catalog: Catalog | None) -> dict:
+    """For choose="exec-if-empty": the greedy answer run once on the local snapshot (nlq.choice.answers).
+    An answer that cannot be checked (no valid query, no snapshot) does not count as answering."""
+    from nlq.choice import ChoiceUnavailable, answers, snapshot_for
+
+    if not result.ok:
+        return {"outcome": "invalid", "answers": False}
+    try:
+        conn, _ = snapshot_for(catalog, result.dialect, [result.query])
+    except ChoiceUnavailable as exc:
+        return {"outcome": "unavailable", "error": str(exc), "answers": False}
+    return answers(result.question, result.dialect, result.ast, conn)
 
 
 def _choose_by_execution(result: Translation, spec: Any, backend: Any, grammar: Any, prompt: Any,

@@ -156,6 +156,23 @@ def test_translate_exec_rescues_a_failed_greedy_query(catalog):
     assert [c["source"] for c in result.choice["candidates"]] == ["sample", "sample"]
 
 
+def test_exec_if_empty_keeps_an_answer_that_returns_data_without_sampling(catalog):
+    model = SampledModel(CHECKOUT_BY_SERVICE, [CHECKOUT, CHECKOUT, CHECKOUT])
+    result = translate("request rate of checkout", "promql", catalog, model, choose="exec-if-empty", candidates=3)
+    assert result.ok and result.query == CHECKOUT_BY_SERVICE and len(model.calls) == 1
+    check = result.choice["greedy_check"]
+    assert check["outcome"] == "answer" and check["answers"] and check["samples"] > 0
+    assert "candidates" not in result.choice
+
+
+def test_exec_if_empty_samples_and_votes_when_the_answer_returns_nothing(catalog):
+    model = SampledModel(NOTHING, [CHECKOUT, CHECKOUT_1M, CHECKOUT])
+    result = translate("request rate of checkout", "promql", catalog, model, choose="exec-if-empty", candidates=3)
+    assert result.ok and result.query == CHECKOUT and model.calls[1]["n"] == 3
+    assert result.choice["greedy_check"] == {**result.choice["greedy_check"], "outcome": "empty", "answers": False}
+    assert len(result.choice["candidates"]) == 4  # the greedy answer votes too, and loses
+
+
 def test_bad_choice_arguments_are_usage_errors(catalog):
     with pytest.raises(UsageError, match="unknown choice mode"):
         translate("request rate of checkout", "promql", catalog, object(), choose="vote")

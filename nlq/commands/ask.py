@@ -31,7 +31,8 @@ from nlq.translate import DEFAULT_MAX_RETRIES, TOKEN_BUDGET, default_catalog, tr
               help=f"How few-shot pairs are found (default {DEFAULT_RETRIEVAL}).")
 @click.option("--choose", "choose", type=click.Choice(CHOICE_MODES), default="greedy", show_default=True,
               help="exec: sample more candidates, run each on the local snapshot (never a live system) and "
-                   "keep the answer most agree on; --json lists candidates and votes.")
+                   "keep the answer most agree on; --json lists candidates and votes. exec-if-empty: the same, "
+                   "only when the answer, run there first, fails or returns nothing.")
 @click.option("--candidates", type=click.IntRange(1, 16), default=DEFAULT_CANDIDATES, show_default=True,
               help="Sampled candidates for --choose exec (besides the greedy one).")
 @click.option("--any-value", is_flag=True,

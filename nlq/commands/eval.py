@@ -91,7 +91,8 @@ from nlq.errors import UsageError
     "ablation_names",
     multiple=True,
     help="Also run this configuration beside the best: unconstrained, grammar, no-retry, k0, k4, k8, "
-    "bm25, embedding, hybrid, no-retrieval, exec-choice, prompt-only, adapter, adapter-exec-choice. "
+    "bm25, embedding, hybrid, no-retrieval, exec-choice, prompt-only, adapter, adapter-exec-choice, "
+    "adapter-exec-if-empty. "
     "Repeatable.",
 )
 @click.option(

@@ -19,6 +19,7 @@ case, and any number of ablations beside it, each changing one thing:
 | `adapter-ungrounded` | the tuned adapter without grounding values in the question |
 | `adapter-uncovered` | the tuned adapter without the retry for named values it left out |
 | `adapter-exec-choice` | the tuned adapter and execution-guided choice |
+| `adapter-exec-if-empty` | the tuned adapter; the choice only when its answer fails or returns nothing |
 
 Preset `stack` is issue #7's ladder, each step adding one thing: `prompt-only`,
 `default` (+ retrieved few-shot pairs), `adapter` (+ the tuned adapter, whose
@@ -137,6 +138,8 @@ register(Config("adapter-uncovered", "stack", "the tuned adapter, with no retry 
                 "out a value the question names", {"cover_named": False}, tuned=True))
 register(Config("adapter-exec-choice", "stack", "the tuned adapter, then execution-guided choice among "
                 "sampled candidates", {"choose": "exec"}, tuned=True))
+register(Config("adapter-exec-if-empty", "stack", "the tuned adapter; execution-guided choice only when its "
+                "answer fails or returns nothing on the snapshot", {"choose": "exec-if-empty"}, tuned=True))
 
 #: `--ablations [PRESET]`: named sets of ablations
 PRESETS: dict[str, tuple[str, ...]] = {
