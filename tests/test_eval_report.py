@@ -105,6 +105,7 @@ def test_results_rows_carry_the_fields_the_issue_names(run):
     for key in ("id", "config", "prediction", "valid", "correct", "gold", "question", "latency_s"):
         assert key in line
     assert line["prediction"] == rows[0].case.gold and line["correct"] is True
+    assert line["choice_candidates"] == 0  # no execution-guided choice in these configurations
 
 
 def test_report_puts_configurations_side_by_side(run, tmp_path):

@@ -294,6 +294,8 @@ class EvalRun:
             config=config.name,
             score_s=seconds,
             extra={"model": result.model, "attempts": len(result.attempts),
+                   # how many candidates execution-guided choice ran (0: it did not sample)
+                   "choice_candidates": len((result.choice or {}).get("candidates", [])),
                    **first_attempt_checks(result.attempts)},
         )
 
