@@ -252,19 +252,36 @@ def run_bounded(dialect: str, ast: Any, conn: Any, time_range: TimeRange,
     return result, outcome, error, elapsed
 
 
+def judged_run(dialect: str, ast: Any, conn: Any, time_range: TimeRange, *, expects: bool,
+               budget_s: float = DEFAULT_BUDGET_S,
+               max_samples: int = MAX_RESULT_SAMPLES) -> tuple[Result | None, str, str | None, int, float]:
+    """`run_bounded`, judged as a candidate: (result, outcome, error, samples, seconds).  A result
+    over `max_samples` is dropped ("too-large"); none at all is "empty" where the question
+    `expects` an answer."""
+    result, outcome, error, elapsed = run_bounded(dialect, ast, conn, time_range, budget_s)
+    samples = result.sample_count() if result is not None else 0
+    if samples > max_samples:
+        result, outcome, error = None, "too-large", f"{samples} samples (cap {max_samples})"
+    elif result is not None and samples == 0 and expects:
+        outcome = "empty"
+    return result, outcome, error, samples, elapsed
+
+
+def can_vote(outcome: str, expects: bool) -> bool:
+    """Whether a candidate with this outcome takes part in the vote."""
+    return outcome == "answer" or (outcome == "empty" and not expects)
+
+
 def answers(question: str, dialect: str, ast: Any, conn: Any, time_range: TimeRange | None = None,
             budget_s: float = DEFAULT_BUDGET_S, max_samples: int = MAX_RESULT_SAMPLES) -> dict:
     """How one valid query fares on the snapshot, as choose() would judge it as a candidate:
     {"outcome": "answer" | "empty" | "error" | "timeout" | "too-large", "samples", "run_s", "answers"},
     where "answers" is True when choose() would let it vote."""
-    result, outcome, error, elapsed = run_bounded(dialect, ast, conn, time_range or default_time_range(), budget_s)
-    samples = result.sample_count() if result is not None else 0
-    if result is not None and samples > max_samples:
-        outcome, error = "too-large", f"{samples} samples (cap {max_samples})"
-    elif result is not None and samples == 0 and expects_answer(question):
-        outcome = "empty"
+    expects = expects_answer(question)
+    _, outcome, error, samples, elapsed = judged_run(dialect, ast, conn, time_range or default_time_range(),
+                                                     expects=expects, budget_s=budget_s, max_samples=max_samples)
     return {"outcome": outcome, "error": error, "samples": samples, "run_s": round(elapsed, 6),
-            "answers": outcome == "answer" or (outcome == "empty" and not expects_answer(question))}
+            "answers": can_vote(outcome, expects)}
 
 
 def vote(results: list[Result | None], greedy: int | None = 0) -> tuple[list[int | None], int | None]:
@@ -352,7 +369,7 @@ def choose(
     choice.timings["validate_s"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    ran: dict[str, tuple[Result | None, str, str | None]] = {}
+    ran: dict[str, tuple[Result | None, str, str | None, int]] = {}
     results: list[Result | None] = []
     for candidate in choice.candidates:
         if not candidate.valid:
@@ -360,21 +377,14 @@ def choose(
             continue
         key = candidate.canonical or candidate.query
         if key in ran:  # the same query again: its vote counts, its run does not repeat
-            result, outcome, error = ran[key]
+            result, outcome, error, samples = ran[key]
         else:
-            result, outcome, error, candidate.run_s = run_bounded(dialect, candidate.ast, conn, time_range,
-                                                                  budget_s)
-            if result is not None:
-                candidate.samples = result.sample_count()
-                if candidate.samples > max_samples:
-                    result, outcome, error = None, "too-large", f"{candidate.samples} samples (cap {max_samples})"
-                elif candidate.samples == 0 and choice.expects_answer:
-                    outcome = "empty"
-            ran[key] = (result, outcome, error)
-        candidate.outcome, candidate.error = outcome, error
-        candidate.samples = result.sample_count() if result is not None else candidate.samples
-        results.append(result if outcome == "answer" or (outcome == "empty" and not choice.expects_answer)
-                       else None)
+            result, outcome, error, samples, candidate.run_s = judged_run(
+                dialect, candidate.ast, conn, time_range, expects=choice.expects_answer, budget_s=budget_s,
+                max_samples=max_samples)
+            ran[key] = (result, outcome, error, samples)
+        candidate.outcome, candidate.error, candidate.samples = outcome, error, samples
+        results.append(result if can_vote(outcome, choice.expects_answer) else None)
     choice.timings["run_s"] = time.perf_counter() - t0
 
     groups, chosen = vote(results, greedy)
