@@ -166,14 +166,20 @@ def test_promql_uses_functions_that_fit_the_metric_type():
 
 # The idioms each language is used for, beyond one selector and one function:
 # a join through an info metric, a ratio of two metrics, counting series,
-# thresholds; log volume in bytes, top talkers, parsed-field filters, regex
-# line filters, unwrapped numbers; Datadog arithmetic between two queries,
-# numeric ranges, wildcards and exclude lists.
+# thresholds, comparisons with a day or a week before, percentages, the peak of
+# a rate (a subquery), the lowest few; log volume in bytes, top talkers,
+# parsed-field filters, regex line filters, unwrapped numbers, the difference
+# from an earlier window; Datadog arithmetic between two queries, percentages,
+# shifts in time, running totals, derivatives, numeric ranges, wildcards and
+# exclude lists.
 IDIOMS = {
     "promql": [r"\* on \(pod\) group_left \(team\) pod_owner_info", r"^count by", r"\) / sum",
-               r" [<>] \d+$"],
-    "logql": [r"^topk\(", r"bytes_(over_time|rate)\(", r"\| json \| \w+=", r"\|~ ", r"\| unwrap \w+ \["],
-    "datadog-metrics": [r"^sum:([\w.]+)\{.*\.as_count\(\) / sum:(?!\1\{)[\w.]+\{", r"^top\("],
+               r" [<>] \d+$", r"offset 1[dw]\)", r"\* 100$", r"\[\d+[hd]:1m\]\)$", r"^(top|bottom)k\(\d+, \w+(\{[^}]*\})?\)$"],
+    "logql": [r"^topk\(", r"bytes_(over_time|rate)\(", r"\| json \| \w+=", r"\|~ ", r"\| unwrap \w+ \[",
+              r"\)\) - sum\(count_over_time\(.*\] offset \w+\)\)$"],
+    "datadog-metrics": [r"^sum:([\w.]+)\{.*\.as_count\(\) / sum:(?!\1\{)[\w.]+\{", r"^top\(",
+                        r"^100 \* ", r"(day|week)_before\(", r"^timeshift\(.*, -1800\)$", r"^cumsum\(",
+                        r"^derivative\("],
     "datadog-logs": [r"@[\w.]+:>\d", r"@[\w.]+:\*\w+\*", r" -\w+:\("],
 }  # fmt: skip
 

@@ -22,6 +22,8 @@ from nlq.catalog import Catalog, Metric
 _MECHANICS = {"le", "quantile", "__name__"}
 _MAX_GROUP_VALUES = 30  # more values than this makes a grouping a high-cardinality trap
 WINDOWS = ("5m", "5m", "5m", "1m", "10m", "15m", "30m", "1h")
+#: how far back a comparison with the past looks (`offset 1d`, Datadog's `day_before`)
+SHIFTS = ("30m", "1h", "1h", "1d", "1w")
 STATUS_NAMES = re.compile(r"(^|[._])(status|status_code|code)$")
 _ERRORS = re.compile(r"error|fail")
 
@@ -194,15 +196,39 @@ def _p_topk(kinds, pick):
 
 
 def _p_offset(kinds, pick):
+    """A rate now against the same rate some time back: as a ratio, a % change, or alone."""
     m = pick.one(kinds["counter"])
     matchers, _ = _prom_base(m, pick)
     window = pick.one(["5m", "10m"])
+    shift = pick.one(SHIFTS)
     sel = _prom_selector(m.name, matchers)
-    if pick.one([True, False]):
-        query = f"sum(rate({sel}[{window}])) / sum(rate({sel}[{window}] offset 1h))"
-        return Draft("rate", "vs_hour_ago", query, _slots(m, matchers, None, window))
-    query = f"sum(rate({sel}[{window}] offset 1h))"
-    return Draft("rate", "hour_ago", query, _slots(m, matchers, None, window))
+    now, then = f"sum(rate({sel}[{window}]))", f"sum(rate({sel}[{window}] offset {shift}))"
+    slots = _slots(m, matchers, None, window, shift=shift)
+    form = pick.one(["ratio", "ratio", "percent", "alone"])
+    if form == "ratio":
+        return Draft("rate", "vs_earlier", f"{now} / {then}", slots)
+    if form == "percent":
+        return Draft("rate", "pct_change", f"({now} / {then} - 1) * 100", slots)
+    return Draft("rate", "earlier_rate", then, slots)
+
+
+def _p_peak_rate(kinds, pick):
+    """The highest a counter's rate reached over a longer stretch: a subquery, since a rate has no `_over_time` of its own."""
+    m = pick.one(kinds["counter"])
+    matchers, _ = _prom_base(m, pick, k=pick.one([0, 1]))
+    span = pick.one(["1h", "6h", "1d"])
+    query = f"max_over_time(sum(rate({_prom_selector(m.name, matchers)}[5m]))[{span}:1m])"
+    return Draft("rate", "peak_rate", query, _slots(m, matchers, None, span))
+
+
+def _p_gauge_rank(kinds, pick):
+    """The few series of a gauge that are highest or lowest right now."""
+    m = pick.one(kinds["gauge"])
+    matchers, _ = _prom_base(m, pick, k=pick.one([0, 0, 1]))
+    k = pick.one([3, 5, 10])
+    fn = pick.one(["topk", "bottomk"])
+    query = f"{fn}({k}, {_prom_selector(m.name, matchers)})"
+    return Draft("grouping", f"{fn}_gauge", query, _slots(m, matchers, k=k))
 
 
 def _p_quantile(kinds, pick):
@@ -249,6 +275,8 @@ def _p_share(kinds, pick):
     part = _prom_selector(m.name, others + [matcher])
     whole = _prom_selector(m.name, others)
     query = f"{_agg('sum', by, f'rate({part}[5m])')} / {_agg('sum', by, f'rate({whole}[5m])')}"
+    if pick.rng.random() < 0.3:  # asked as a percentage, it is one
+        query, kind = f"{query} * 100", f"{kind}_pct"
     return Draft("join", kind, query, _slots(m, others, by, "5m", part=matcher))
 
 
@@ -378,6 +406,7 @@ _PROM_TEMPLATES: list[tuple[Callable, str]] = [
     (_p_share, "counter"), (_p_gauge_change, "gauge"), (_p_negation, "counter"),
     (_p_include_regex, "counter"), (_p_absent, "gauge"), (_p_threshold, "gauge"),
     (_p_count_series, "gauge"), (_p_gauge_ratio, "gauge"), (_p_info_join, "gauge"),
+    (_p_peak_rate, "counter"), (_p_gauge_rank, "gauge"),
 ]  # fmt: skip
 
 
@@ -428,7 +457,7 @@ def compose_logql(
         and all(re.fullmatch(r"[\w.\-]+", v) for v in f.values)
     }  # fmt: skip
     numbers = [n for n, f in fields.items() if f.kind == "number" and n != status]
-    options = ["lines", "count_by", "rate", "vs_hour_ago", "negation", "either", "rate_by", "bytes",
+    options = ["lines", "count_by", "rate", "vs_earlier", "negation", "either", "rate_by", "bytes",
                "topk"]  # fmt: skip
     if texts:
         options += ["contains", "contains_rate"]
@@ -525,9 +554,16 @@ def compose_logql(
         text = pick.one(texts)
         query = f"sum(rate({sel} |= {prom_string(text)} [{window}]))"
         return Draft("rate", "contains_rate", query, {**slots, "text": text})
-    if kind == "vs_hour_ago":
-        query = f"sum(count_over_time({sel}[{window}])) / sum(count_over_time({sel}[{window}] offset 1h))"
-        return Draft("rate", "vs_hour_ago", query, slots)
+    if kind == "vs_earlier":
+        shift = pick.one(SHIFTS)
+        now, then = f"count_over_time({sel}[{window}])", f"count_over_time({sel}[{window}] offset {shift})"
+        form = pick.one(["ratio", "difference", "alone"])
+        if form == "ratio":
+            return Draft("rate", "vs_earlier", f"sum({now}) / sum({then})", {**slots, "shift": shift})
+        if form == "difference":
+            return Draft("rate", "log_change", f"sum({now}) - sum({then})", {**slots, "shift": shift})
+        query = f"sum(rate({sel}[5m] offset {shift}))"
+        return Draft("rate", "earlier_rate", query, {**slots, "window": "5m", "shift": shift})
     if kind == "error_share":
         query = f"sum(count_over_time({error_sel}[{window}])) / sum(count_over_time({sel}[{window}]))"
         return Draft("join", "error_ratio", query, slots)
@@ -586,8 +622,8 @@ def compose_datadog_metrics(catalog: Catalog, rng: random.Random) -> Draft | Non
     if metric.type in ("count", "rate"):
         rate = ".as_count()" if metric.type == "count" else ""
         q = f"sum:{metric.name}{scope}{group}{rate}"
-        options = ["total", "per_second", "vs_hour_ago", "rollup", "exclude", "top", "share",
-                   "ratio"]  # fmt: skip
+        options = ["total", "per_second", "vs_earlier", "rollup", "exclude", "top", "share",
+                   "ratio", "running_total"]  # fmt: skip
         kind = pick.one(options)
         counted = "dd_count" if metric.type == "count" else "rate"
         if kind == "total":
@@ -599,8 +635,14 @@ def compose_datadog_metrics(catalog: Catalog, rng: random.Random) -> Draft | Non
                 f"sum:{metric.name}{scope}{group}.as_rate()",
                 {**slots, "window": None},
             )
-        if kind == "vs_hour_ago":
-            return Draft("rate", "vs_hour_ago", f"{q} / hour_before({q})", slots)
+        if kind == "vs_earlier":
+            shift = pick.one(SHIFTS)
+            then = _dd_shifted(q, shift)
+            if pick.one([True, False]):
+                return Draft("rate", "vs_earlier", f"{q} / {then}", {**slots, "shift": shift})
+            return Draft("rate", "earlier", then, {**slots, "shift": shift})
+        if kind == "running_total":
+            return Draft("rate", "running_total", f"cumsum({q})", slots)
         if kind == "rollup":
             seconds = pick.one([60, 300, 3600])
             return Draft(
@@ -624,8 +666,11 @@ def compose_datadog_metrics(catalog: Catalog, rng: random.Random) -> Draft | Non
             both = scope if not filters or filters[0][1] in partner.labels.get(key, []) else "{*}"
             query = f"sum:{metric.name}{both}{grp}{rate} / sum:{partner.name}{both}{grp}{rate}"
             kept = slots["filters"] if both == scope else []
+            name = "ratio"
+            if pick.rng.random() < 0.3:  # asked as a percentage, it is one
+                query, name = f"100 * {query}", "ratio_pct"
             return Draft(
-                "join", "ratio", query, {**slots, "filters": kept, "by": shared, "other": partner.name}
+                "join", name, query, {**slots, "filters": kept, "by": shared, "other": partner.name}
             )
         if key and len(tags[key]) >= 2:  # excluding the only value leaves nothing
             query = f"sum:{metric.name}{_dd_scope(filters, negated=True)}{group}{rate}"
@@ -646,16 +691,23 @@ def compose_datadog_metrics(catalog: Catalog, rng: random.Random) -> Draft | Non
         )
     op = pick.one(["avg", "avg", "max", "min", "sum"])
     q = f"{op}:{metric.name}{scope}{group}"
-    kind = pick.one(["show", "show", "vs_hour_ago", "rollup", "exclude_list", "ratio"])
-    if kind == "vs_hour_ago":
-        return Draft("rate", "change_hour", f"{q} - hour_before({q})", slots)
+    plain = f"avg:{metric.name}{scope}{group}"  # for phrasings that name no space aggregator
+    kind = pick.one(["show", "show", "vs_earlier", "rollup", "exclude_list", "ratio", "changing"])
+    if kind == "vs_earlier":
+        shift = pick.one(SHIFTS)
+        then = _dd_shifted(plain, shift)
+        if pick.one([True, False]):
+            return Draft("rate", "change_earlier", f"{plain} - {then}", {**slots, "shift": shift})
+        return Draft("rate", "earlier", then, {**slots, "shift": shift})
+    if kind == "changing":
+        return Draft("rate", "derivative", f"derivative({plain})", slots)
     if kind == "rollup":
         seconds = pick.one([60, 300, 600])
         query = f"max:{metric.name}{scope}{group}.rollup(max, {seconds})"
         return Draft("rate", "rollup_max", query, {**slots, "seconds": seconds})
     if kind == "exclude_list" and key and len(tags[key]) >= 3:
         excluded = sorted(pick.some(tags[key], 2))
-        query = f"{op}:{metric.name}{{{key} NOT IN ({', '.join(excluded)})}}{group}"
+        query = f"avg:{metric.name}{{{key} NOT IN ({', '.join(excluded)})}}{group}"
         return Draft(
             "edge", "exclude_list", query, {**slots, "filters": [], "excluded": (key, excluded)}
         )
@@ -671,9 +723,18 @@ def compose_datadog_metrics(catalog: Catalog, rng: random.Random) -> Draft | Non
                 query,
                 {**slots, "filters": [], "by": shared, "other": partner.name},
             )
-    return Draft(
-        "grouping" if by else "filter", "gauge_agg" if by else "show", q, {**slots, "op": op}
-    )
+    # avg is what a question that names no aggregator means; any other is said aloud
+    shown = "gauge_agg" if by else "show" if op == "avg" else "show_op"
+    return Draft("grouping" if by else "filter", shown, q, {**slots, "op": op})
+
+
+def _dd_shifted(query: str, shift: str) -> str:
+    """`query` as it was `shift` ago: Datadog's named shifts where one fits, `timeshift` otherwise."""
+    named = {"1h": "hour_before", "1d": "day_before", "1w": "week_before"}.get(shift)
+    if named:
+        return f"{named}({query})"
+    seconds = int(shift[:-1]) * {"m": 60, "h": 3600, "d": 86400}[shift[-1]]
+    return f"timeshift({query}, -{seconds})"
 
 
 def _dd_partner(catalog: Catalog, metric: Metric) -> Metric | None:

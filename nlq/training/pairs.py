@@ -182,12 +182,26 @@ def _q_words(q: float | None, style: str) -> str:
     return "p50" if q == 0.5 else f"p{pct.replace('.', '')}"
 
 
+# How each shift back in time is said: plainly, tersely, and in a full sentence.
+_AGO = {
+    "30m": ("30 minutes ago", "30m ago", "half an hour ago"),
+    "1h": ("an hour ago", "1h ago", "the same time an hour ago"),
+    "1d": ("yesterday", "1d ago", "the same time yesterday"),
+    "1w": ("last week", "1w ago", "the same time last week"),
+}
+
+
 # One or more phrasings per style for each template; placeholders come from `_fill`.
 PHRASES: dict[str, dict[str, list[str]]] = {
     "show": {
         "terse": ["{what}{where}"],
         "verbose": ["Show {what}{where_v}."],
         "jargon": ["{what}{where} pls", "gimme {what}{where}"],
+    },
+    "show_op": {
+        "terse": ["{op} {what}{where}", "{what}{where} {op}"],
+        "verbose": ["What is the {op_v} {what}{where_v}?"],
+        "jargon": ["{op} {what}{where}"],
     },
     "gauge_agg": {
         "terse": ["{op} {what}{where} by {by}", "{op} {what} per {by}{where}"],
@@ -216,18 +230,35 @@ PHRASES: dict[str, dict[str, list[str]]] = {
         "verbose": ["Which {k} {by} values have the highest rate of {what}{where_v}?"],
         "jargon": ["top{k} {by} by {rps}{where}"],
     },
-    "vs_hour_ago": {
-        "terse": [
-            "{what}{where} now vs 1h ago ({window} window)",
-            "{what}{where} over {window} compared to an hour ago",
-        ],
-        "verbose": ["How does the {what} rate{where_v} compare with the same time an hour ago?"],
-        "jargon": ["{what}{where} vs 1h ago ratio", "is {what}{where} up vs last hr?"],
+    "vs_earlier": {
+        "terse": ["{what}{where} now vs {ago_t}", "{what}{where} compared to {ago}"],
+        "verbose": ["How does the {what} rate{where_v} compare with {ago_v}?"],
+        "jargon": ["{what}{where} vs {ago_t} ratio", "is {what}{where} up vs {ago_t}?"],
     },
-    "hour_ago": {
-        "terse": ["{what} rate{where} an hour ago"],
-        "verbose": ["What was the rate of {what}{where_v} one hour ago?"],
-        "jargon": ["{rps}{where} offset 1h"],
+    "earlier_rate": {
+        "terse": ["{what} rate{where} {ago}"],
+        "verbose": ["What was the per-second rate of {what}{where_v} {ago}?"],
+        "jargon": ["{rps}{where} offset {shift}", "{rps}{where} {ago_t}"],
+    },
+    "pct_change": {
+        "terse": ["% change in {what}{where} vs {ago_t}", "{what}{where} change % since {ago}"],
+        "verbose": ["By what percentage has the {what} rate{where_v} changed since {ago}?"],
+        "jargon": ["{rps}{where} % diff vs {ago_t}"],
+    },
+    "peak_rate": {
+        "terse": ["peak {what} rate{where} over the last {window}", "max {what}/s{where} in the last {window}"],
+        "verbose": ["What was the highest per-second rate of {what}{where_v} during the last {window_v}?"],
+        "jargon": ["max {rps}{where} {jwindow}", "peak {rps}{where} {window}"],
+    },
+    "topk_gauge": {
+        "terse": ["top {k} {what}{where}", "{k} highest {what}{where}"],
+        "verbose": ["Which {k} series of {what}{where_v} are highest right now?"],
+        "jargon": ["top{k} {what}{where}"],
+    },
+    "bottomk_gauge": {
+        "terse": ["bottom {k} {what}{where}", "{k} lowest {what}{where}"],
+        "verbose": ["Which {k} series of {what}{where_v} are lowest right now?"],
+        "jargon": ["bottom{k} {what}{where}"],
     },
     "quantile": {
         "terse": ["{qt} {what}{where}{by_t}", "{what} {qt}{where}{by_t}"],
@@ -242,11 +273,21 @@ PHRASES: dict[str, dict[str, list[str]]] = {
     "error_ratio": {
         "terse": ["{what} error ratio{where}{by_t}", "5xx ratio{where}{by_t}"],
         "verbose": ["What share of {what}{where_v} are errors{by_v}?"],
-        "jargon": ["5xx %{where}{by_j}", "err ratio{where}{by_j}"],
+        "jargon": ["5xx fraction{where}{by_j}", "err ratio{where}{by_j}"],
+    },
+    "error_ratio_pct": {
+        "terse": ["{what} error %{where}{by_t}", "5xx percentage{where}{by_t}"],
+        "verbose": ["What percentage of {what}{where_v} are errors{by_v}?"],
+        "jargon": ["5xx %{where}{by_j}", "err pct{where}{by_j}"],
     },
     "share": {
         "terse": ["share of {what} with {part}{where}{by_t}"],
         "verbose": ["What fraction of {what}{where_v} has {part_v}{by_v}?"],
+        "jargon": ["{part} share of {what}{where}{by_j}"],
+    },
+    "share_pct": {
+        "terse": ["percent of {what} with {part}{where}{by_t}"],
+        "verbose": ["What percentage of {what}{where_v} has {part_v}{by_v}?"],
         "jargon": ["% {what} {part}{where}{by_j}"],
     },
     "deriv": {
@@ -349,10 +390,30 @@ PHRASES: dict[str, dict[str, list[str]]] = {
         "verbose": ["How many {what}{where_v}{by_v} in each {seconds_v}?"],
         "jargon": ["{what}{where}{by_j} per {seconds_t} buckets"],
     },
-    "change_hour": {
-        "terse": ["{what}{where} vs an hour ago", "change in {what}{where} over the last hour"],
-        "verbose": ["How much has {what}{where_v} changed compared with one hour ago?"],
-        "jargon": ["{what}{where} delta vs 1h ago"],
+    "change_earlier": {
+        "terse": ["{what}{where}{by_t} vs {ago}", "change in {what}{where}{by_t} since {ago}"],
+        "verbose": ["How much has {what}{where_v}{by_v} changed compared with {ago_v}?"],
+        "jargon": ["{what}{where}{by_j} delta vs {ago_t}"],
+    },
+    "earlier": {
+        "terse": ["{what}{where}{by_t} {ago}", "{what}{where}{by_t} {ago_t}"],
+        "verbose": ["Show {what}{where_v}{by_v} as it was {ago}."],
+        "jargon": ["{what}{where}{by_j} shifted {shift}"],
+    },
+    "log_change": {
+        "terse": ["log count{where} over {window}, now minus {ago_t}"],
+        "verbose": ["How many more log lines{where_v} in the last {window_v} than in the same window {ago}?"],
+        "jargon": ["log count{where} {window} delta vs {ago_t}"],
+    },
+    "running_total": {
+        "terse": ["running total of {what}{where}{by_t}", "cumulative {what}{where}{by_t}"],
+        "verbose": ["What is the cumulative count of {what}{where_v}{by_v} over the time range?"],
+        "jargon": ["{what}{where}{by_j} cumsum"],
+    },
+    "derivative": {
+        "terse": ["rate of change of {what}{where}{by_t}", "{what}{where}{by_t} derivative"],
+        "verbose": ["How fast is {what}{where_v}{by_v} changing?"],
+        "jargon": ["{what}{where}{by_j} slope", "d/dt {what}{where}{by_j}"],
     },
     "rollup_max": {
         "terse": ["max {what}{where}{by_t} per {seconds_t}"],
@@ -363,6 +424,11 @@ PHRASES: dict[str, dict[str, list[str]]] = {
         "terse": ["{what} over {other}{by_t}", "{what} / {other}{by_t}"],
         "verbose": ["What is {what} as a fraction of {other}{by_v}?"],
         "jargon": ["{what} to {other} ratio{by_j}"],
+    },
+    "ratio_pct": {
+        "terse": ["{what} as % of {other}{by_t}", "{what} / {other} in percent{by_t}"],
+        "verbose": ["What is {what} as a percentage of {other}{by_v}?"],
+        "jargon": ["{what}/{other} %{by_j}"],
     },
     "either_logs": {
         "terse": ["logs for {either}"],
@@ -456,8 +522,13 @@ def _fill(draft: Draft, style: str) -> dict[str, str]:
     seconds_t = {60: "minute", 300: "5 min", 600: "10 min", 3600: "hour"}.get(
         seconds, f"{seconds}s"
     )
+    ago = _AGO[s.get("shift") or "1h"]
     return {
         "what": what,
+        "shift": s.get("shift") or "",
+        "ago": ago[0],
+        "ago_t": ago[1],
+        "ago_v": ago[2],
         "rps": "rps" if "request" in what else f"{what}/s",
         "lat": "latency" if re.search(r"duration|latency", what) else what,
         "where": _filter_text(filters, verbose=False),
