@@ -636,11 +636,7 @@ def compose_datadog_metrics(catalog: Catalog, rng: random.Random) -> Draft | Non
                 {**slots, "window": None},
             )
         if kind == "vs_earlier":
-            shift = pick.one(SHIFTS)
-            then = _dd_shifted(q, shift)
-            if pick.one([True, False]):
-                return Draft("rate", "vs_earlier", f"{q} / {then}", {**slots, "shift": shift})
-            return Draft("rate", "earlier", then, {**slots, "shift": shift})
+            return _dd_against_earlier(q, "/", "vs_earlier", pick, slots)
         if kind == "running_total":
             return Draft("rate", "running_total", f"cumsum({q})", slots)
         if kind == "rollup":
@@ -694,11 +690,7 @@ def compose_datadog_metrics(catalog: Catalog, rng: random.Random) -> Draft | Non
     plain = f"avg:{metric.name}{scope}{group}"  # for phrasings that name no space aggregator
     kind = pick.one(["show", "show", "vs_earlier", "rollup", "exclude_list", "ratio", "changing"])
     if kind == "vs_earlier":
-        shift = pick.one(SHIFTS)
-        then = _dd_shifted(plain, shift)
-        if pick.one([True, False]):
-            return Draft("rate", "change_earlier", f"{plain} - {then}", {**slots, "shift": shift})
-        return Draft("rate", "earlier", then, {**slots, "shift": shift})
+        return _dd_against_earlier(plain, "-", "change_earlier", pick, slots)
     if kind == "changing":
         return Draft("rate", "derivative", f"derivative({plain})", slots)
     if kind == "rollup":
@@ -726,6 +718,15 @@ def compose_datadog_metrics(catalog: Catalog, rng: random.Random) -> Draft | Non
     # avg is what a question that names no aggregator means; any other is said aloud
     shown = "gauge_agg" if by else "show" if op == "avg" else "show_op"
     return Draft("grouping" if by else "filter", shown, q, {**slots, "op": op})
+
+
+def _dd_against_earlier(query: str, op: str, kind: str, pick: _Pick, slots: dict) -> Draft:
+    """`query` set against itself some time back (`q / day_before(q)`), or alone as it was then."""
+    shift = pick.one(SHIFTS)
+    then = _dd_shifted(query, shift)
+    if pick.one([True, False]):
+        return Draft("rate", kind, f"{query} {op} {then}", {**slots, "shift": shift})
+    return Draft("rate", "earlier", then, {**slots, "shift": shift})
 
 
 def _dd_shifted(query: str, shift: str) -> str:
