@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from nlq import dialects
 from nlq.catalog import load_catalog
 from nlq.cli import main
 from nlq.models.base import Completion, Generation
@@ -264,10 +265,19 @@ def test_cli_usage_errors():
 # ---------------------------------------------------------------- real model, end to end
 @pytest.mark.model
 def test_end_to_end_logql(model):
-    result = translate("error logs of the cart service", "logql", fixture_catalog("logql"), model,
-                       bank=fixture_bank("logql"))
+    """The whole path with the shipped adapter: retrieval, constrained decoding, checks, explanation.
+
+    Which filter the model picks for "error" is accuracy, which the benchmark
+    measures over 363 cases; one pinned answer here flipped with every retrain
+    (the 2026-12-07 adapter writes `| json | status = 500`). What the pipeline
+    guarantees is checked instead: a valid query on the stream the question
+    names, explained from the query itself.
+    """
+    catalog = fixture_catalog("logql")
+    result = translate("error logs of the cart service", "logql", catalog, model, bank=fixture_bank("logql"))
     assert result.ok, result.message
-    assert result.query == '{service="cart"} |= "error"'
+    assert result.query.startswith('{service="cart"')
+    dialects.get("logql").validate(result.query, catalog)
     assert result.explanation.startswith("Log lines from service cart")
     assert result.attempts[0].tokens > 0 and result.timings["total_s"] > 0
 
