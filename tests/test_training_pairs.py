@@ -262,3 +262,12 @@ def test_metric_aliases_pick_out_one_metric_of_the_catalog():
             owners = {words(other) for other, tokens in all_words.items()
                       if all(w in tokens for w in wanted)}
             assert owners == {words(name)}, (name, alias, owners)
+
+
+def test_every_shift_back_in_time_has_its_words():
+    """A shift the composers can draw but the phrasings cannot say would fail generation only when drawn."""
+    from nlq.training.composers import SHIFTS
+    from nlq.training.pairs import _AGO
+
+    assert set(SHIFTS) <= set(_AGO)
+    assert all(len(said) == 3 and all(said) for said in _AGO.values())

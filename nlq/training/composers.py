@@ -24,6 +24,8 @@ _MAX_GROUP_VALUES = 30  # more values than this makes a grouping a high-cardinal
 WINDOWS = ("5m", "5m", "5m", "1m", "10m", "15m", "30m", "1h")
 #: how far back a comparison with the past looks (`offset 1d`, Datadog's `day_before`)
 SHIFTS = ("30m", "1h", "1h", "1d", "1w")
+#: how often a share or a ratio of two metrics is asked for, and written, as a percentage
+PERCENT_ASKED = 0.3
 STATUS_NAMES = re.compile(r"(^|[._])(status|status_code|code)$")
 _ERRORS = re.compile(r"error|fail")
 
@@ -275,7 +277,7 @@ def _p_share(kinds, pick):
     part = _prom_selector(m.name, others + [matcher])
     whole = _prom_selector(m.name, others)
     query = f"{_agg('sum', by, f'rate({part}[5m])')} / {_agg('sum', by, f'rate({whole}[5m])')}"
-    if pick.rng.random() < 0.3:  # asked as a percentage, it is one
+    if pick.rng.random() < PERCENT_ASKED:  # asked as a percentage, it is one
         query, kind = f"{query} * 100", f"{kind}_pct"
     return Draft("join", kind, query, _slots(m, others, by, "5m", part=matcher))
 
@@ -663,7 +665,7 @@ def compose_datadog_metrics(catalog: Catalog, rng: random.Random) -> Draft | Non
             query = f"sum:{metric.name}{both}{grp}{rate} / sum:{partner.name}{both}{grp}{rate}"
             kept = slots["filters"] if both == scope else []
             name = "ratio"
-            if pick.rng.random() < 0.3:  # asked as a percentage, it is one
+            if pick.rng.random() < PERCENT_ASKED:  # asked as a percentage, it is one
                 query, name = f"100 * {query}", "ratio_pct"
             return Draft(
                 "join", name, query, {**slots, "filters": kept, "by": shared, "other": partner.name}
