@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from nlq.errors import UsageError
+from nlq.log_formats import FORMATS
 
 PROMETHEUS_TYPES = ("counter", "gauge", "histogram", "summary", "unknown")
 DATADOG_TYPES = ("count", "rate", "gauge", "distribution", "unknown")
@@ -83,6 +84,9 @@ class Catalog:
     log_labels: dict[str, list[str]] = field(default_factory=dict)
     log_fields: dict[str, LogField] = field(default_factory=dict)
     source: str = ""
+    # LogQL: the format of each stream's lines (json, logfmt, text) by the stream label that
+    # decides it, `{"service": {"cart": "logfmt"}}`; the parser a query needs (nlq.log_formats)
+    log_formats: dict[str, dict[str, str]] = field(default_factory=dict)
 
     # -- lookups used by the semantic checks ------------------------------
     def metric(self, name: str) -> Metric | None:
@@ -101,6 +105,8 @@ class Catalog:
             "metrics": {name: m.to_dict() for name, m in sorted(self.metrics.items())},
             "log_labels": {k: sorted(v) for k, v in sorted(self.log_labels.items())},
             "log_fields": {k: f.to_dict() for k, f in sorted(self.log_fields.items())},
+            # only when known: a catalog without formats keeps the form (and fingerprint) it had
+            **({"log_formats": self.log_formats} if self.log_formats else {}),
         }
 
     def save(self, path: str | Path) -> None:
@@ -139,6 +145,7 @@ class Catalog:
             log_labels={k: [str(v) for v in vs] for k, vs in (data.get("log_labels") or {}).items()},
             log_fields=fields,
             source=source,
+            log_formats=_log_formats(data.get("log_formats"), source),
         )
 
     @classmethod
@@ -159,6 +166,20 @@ class Catalog:
                 labels={k: [str(v) for v in (vs or [])] for k, vs in labels.items()},
             )
         return cls(dialect=dialect, metrics=metrics, source=source)
+
+
+def _log_formats(data: object, source: str) -> dict[str, dict[str, str]]:
+    if not data:
+        return {}
+    if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
+        raise UsageError(f'catalog {source}: log_formats maps a stream label to value -> format, '
+                         f'e.g. {{"service": {{"cart": "logfmt"}}}}')
+    for label, values in data.items():
+        for value, fmt in values.items():
+            if fmt not in FORMATS:
+                raise UsageError(f"catalog {source}: log_formats {label}={value}: {fmt!r} is not one of "
+                                 f"{', '.join(FORMATS)}")
+    return {str(k): {str(v): str(f) for v, f in sorted(vs.items())} for k, vs in data.items()}
 
 
 def infer_metric_type(name: str) -> str:

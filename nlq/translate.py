@@ -4,7 +4,8 @@
     generation (grammar narrowed to the catalog and to the values the question
     names) -> parse + check with the dialect's validator and the catalog -> on
     failure, retry with the error fed back (bounded; a valid query that
-    repeats a part or sets an expression against itself, nlq.degenerate, is
+    repeats a part or sets an expression against itself, nlq.degenerate, or
+    parses a stream's lines with the wrong parser, nlq.log_formats, is
     retried too, and kept with a warning only when no retry does better) -> a
     valid answer that leaves out a value the question names gets one sampled
     try more (nlq.coverage) -> [choose="exec": sample more candidates, run them
@@ -41,6 +42,7 @@ from nlq.catalog import Catalog, load_catalog
 from nlq.degenerate import degenerate
 from nlq.errors import NlqError, QueryError, UsageError
 from nlq.links import Link, links
+from nlq.log_formats import parser_mismatch
 from nlq.prompting import Attempted, FewShotBank, build_prompt, words
 from nlq.prompting.embedding import EmbeddingUnavailable
 from nlq.prompting.retrieval import check_retrieval
@@ -59,6 +61,10 @@ def token_budget(dialect: str) -> int:
     """The most tokens a `dialect` query may take (`TOKEN_BUDGET`; 96 for a dialect it does not list)."""
     return TOKEN_BUDGET.get(dialect, 96)
 
+
+#: error kinds of a query that is valid yet doubtful: retried, and kept with a warning
+#: when no retry does better (nlq.degenerate, nlq.log_formats)
+DOUBTFUL = ("degenerate", "parser")
 
 #: decoding grammars translate() can use: narrowed to the catalog, the dialect's own, none
 CONSTRAINTS = ("catalog", "grammar", "none")
@@ -390,7 +396,7 @@ def translate(
         _record_attempt(result, generation, checked, index, retrieve_s, validate_s, with_candidates=n > 1)
         if error is not None:
             if degenerate_answer is None:
-                degenerate_answer = next(((t, a, e) for t, a, e in checked if e and e.kind == "degenerate"), None)
+                degenerate_answer = next(((t, a, e) for t, a, e in checked if e and e.kind in DOUBTFUL), None)
             feedback.append(Attempted(text, error.headline() + (f" ({error.hint})" if error.hint else "")))
             continue
         result.status, result.ast, result.query = "ok", ast, _canonical(spec, ast, text)
@@ -570,6 +576,9 @@ def _check(spec: Any, completion: Any, catalog: Catalog | None,
         start, end = finding.span or (None, None)
         return text, ast, QueryError(finding.message, query=text, position=start, end=end, kind="degenerate",
                                      hint="write the query the question asks for, without the repeat")
+    if finding := parser_mismatch(ast, catalog):  # valid, but its parser fails on every line of the stream
+        start, end = finding.span or (None, None)
+        return text, ast, QueryError(finding.message, query=text, position=start, end=end, kind="parser")
     return text, ast, None
 
 

@@ -9,6 +9,7 @@ from nlq import dialects
 from nlq.catalog import Catalog
 from nlq.degenerate import degenerate
 from nlq.errors import QueryError
+from nlq.log_formats import parser_mismatch
 
 
 @dataclass
@@ -46,7 +47,7 @@ def validate(query: str, dialect: str, catalog: Catalog | None = None) -> Valida
     except QueryError as exc:
         exc.query = exc.query or query
         return Validation(query, dialect, False, exc)
-    warnings = [finding.message] if (finding := degenerate(node, query)) else []
+    warnings = [finding.message for finding in (degenerate(node, query), parser_mismatch(node, catalog)) if finding]
     return Validation(query, dialect, True, None, node, warnings)
 
 

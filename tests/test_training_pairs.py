@@ -175,7 +175,7 @@ def test_promql_uses_functions_that_fit_the_metric_type():
 IDIOMS = {
     "promql": [r"\* on \(pod\) group_left \(team\) pod_owner_info", r"^count by", r"\) / sum",
                r" [<>] \d+$", r"offset 1[dw]\)", r"\* 100$", r"\[\d+[hd]:1m\]\)$", r"^(top|bottom)k\(\d+, \w+(\{[^}]*\})?\)$"],
-    "logql": [r"^topk\(", r"bytes_(over_time|rate)\(", r"\| json \| \w+=", r"\|~ ", r"\| unwrap \w+ \[",
+    "logql": [r"^topk\(", r"bytes_(over_time|rate)\(", r"\| json \| \w+=", r"\|~ ", r"\| unwrap \w+ \| __error__=\"\" \[",
               r"\)\) - sum\(count_over_time\(.*\] offset \w+\)\)$"],
     "datadog-metrics": [r"^sum:([\w.]+)\{.*\.as_count\(\) / sum:(?!\1\{)[\w.]+\{", r"^top\(",
                         r"^100 \* ", r"(day|week)_before\(", r"^timeshift\(.*, -1800\)$", r"^cumsum\(",

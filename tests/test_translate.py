@@ -340,3 +340,20 @@ def test_raise_for_status():
     refused = translate("", "promql")
     with pytest.raises(TranslationFailed, match="empty"):
         refused.raise_for_status()
+
+
+def test_an_answer_that_parses_a_logfmt_stream_as_json_is_retried_and_kept_only_with_a_warning():
+    """Valid LogQL that finds nothing: the catalog knows cart writes logfmt (nlq.log_formats)."""
+    catalog = fixture_catalog("logql")
+    catalog.log_formats = {"service": {"cart": "logfmt"}}
+    wrong, right = '{service="cart"} | json', '{service="cart"} | logfmt'
+    model = ScriptedModel([wrong, wrong, right, wrong])
+    result = translate("parsed logs of cart", "logql", catalog, model, bank=fixture_bank("logql"))
+    assert result.ok and result.query == right and not result.warnings
+    assert result.attempts[0].error_kind == "parser" and "use `| logfmt`" in model.prompts[1][-1]["content"]
+
+    model = ScriptedModel([wrong] * 7)
+    result = translate("parsed logs of cart", "logql", catalog, model, bank=fixture_bank("logql"))
+    assert result.ok and result.query == wrong
+    assert result.warnings == ["service cart writes logfmt lines: `| json` extracts nothing from them; use "
+                               "`| logfmt` (no retry did better): check it before you run it"]

@@ -31,6 +31,7 @@ from nlq import dialects
 from nlq.catalog import Catalog, load_catalog
 from nlq.degenerate import degenerate
 from nlq.errors import NlqError, QueryError
+from nlq.log_formats import parser_mismatch
 from nlq.lsp import completion
 from nlq.lsp.documents import Block, blocks, dialect_of, offset, position
 
@@ -116,11 +117,14 @@ def diagnostics(text: str, dialect: str, catalog: Catalog | None) -> list[types.
                                         message=f"nlq internal error: {type(exc).__name__}: {exc}",
                                         severity=types.DiagnosticSeverity.Warning))
         else:
-            if finding := degenerate(node, block.text):  # valid, so a warning: Prometheus would run it
-                start, end = finding.span or (0, len(block.text))
-                out.append(types.Diagnostic(range=_range(text, block.start + start, block.start + end),
-                                            message=finding.message, source=SOURCE, code="degenerate",
-                                            severity=types.DiagnosticSeverity.Warning))
+            # valid, so warnings: the system would run these queries
+            for code, finding in (("degenerate", degenerate(node, block.text)),
+                                  ("parser", parser_mismatch(node, catalog))):
+                if finding:
+                    start, end = finding.span or (0, len(block.text))
+                    out.append(types.Diagnostic(range=_range(text, block.start + start, block.start + end),
+                                                message=finding.message, source=SOURCE, code=code,
+                                                severity=types.DiagnosticSeverity.Warning))
     return out
 
 

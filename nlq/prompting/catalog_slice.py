@@ -180,7 +180,19 @@ def catalog_slice(catalog: Catalog | None, question: str, k: int = 4) -> Catalog
         else:
             lines.append("Parsed fields (after | json or | logfmt): " + _labels_text(best_fields, q))
         shown += list(best_fields)
+    if formats := _mentioned_formats(catalog, q):
+        lines.append("Line formats: " + formats)
     return CatalogSlice("\n".join(lines), shown)
+
+
+def _mentioned_formats(catalog: Catalog, question_words: set[str]) -> str:
+    """`service=cart:logfmt`: the line format of each stream the question names, so the model can
+    pick the parser that works on it (nlq.log_formats); '' when it names none."""
+    parts = []
+    for label, formats in catalog.log_formats.items():
+        parts += [f"{label}={value}:{fmt}" for value, fmt in formats.items()
+                  if words(value) and set(words(value)) <= question_words]
+    return " ".join(parts[:3])
 
 
 # ---------------------------------------------------------------------------- compact
@@ -240,6 +252,8 @@ def compact_catalog_slice(catalog: Catalog | None, question: str, k: int = 3) ->
         prefix = "@" if catalog.dialect == "datadog-logs" else ""
         lines.append("fields: " + _compact_labels(best_fields, q | set(best_fields), prefix=prefix))
         shown += list(best_fields)
+    if formats := _mentioned_formats(catalog, q):
+        lines.append("format: " + formats)
     return CatalogSlice("\n".join(lines), shown)
 
 

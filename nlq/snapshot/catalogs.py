@@ -14,6 +14,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from nlq.catalog import Catalog, LogField, Metric
+from nlq.log_formats import detect_format, stream_formats
 from nlq.snapshot.store import open_snapshot, snapshot_names
 from nlq.snapshot.world import SNAPSHOTS_DIR
 
@@ -78,6 +79,7 @@ def derive_catalogs(names: list[str] | None = None) -> dict[str, Catalog]:
     dd_meta: dict[str, tuple] = {}
     ddl_labels: dict[str, set[str]] = defaultdict(set)
     ddl_fields: dict[str, set[str]] = defaultdict(set)
+    stream_formats_seen: list[tuple[dict[str, str], str]] = []
     for name in names or snapshot_names():
         con = open_snapshot(name)
         for metric, type_, help_, unit, family in con.execute("SELECT * FROM prom_metadata").fetchall():
@@ -88,6 +90,9 @@ def derive_catalogs(names: list[str] | None = None) -> dict[str, Catalog]:
         for (labels,) in con.execute("SELECT labels FROM log_streams").fetchall():
             for key, value in labels.items():
                 log_labels[key].add(value)
+        samples = con.execute("SELECT s.labels, min(l.line) FROM log_streams s JOIN log_lines l USING (stream_id) "
+                              "GROUP BY s.stream_id, s.labels").fetchall()
+        stream_formats_seen += [(dict(labels), detect_format(line)) for labels, line in samples]
         for (line,) in con.execute("SELECT line FROM log_lines").fetchall():
             if line.startswith("{"):
                 for key, value in json.loads(line).items():
@@ -119,7 +124,8 @@ def derive_catalogs(names: list[str] | None = None) -> dict[str, Catalog]:
             if was_cut:
                 cut.append(key)
         promql.metrics[metric] = Metric(metric, type_, help_, unit or "", labels, cut, family)
-    logql = Catalog("logql", log_labels={k: sorted(v) for k, v in log_labels.items()}, log_fields=_fields(log_fields))
+    logql = Catalog("logql", log_labels={k: sorted(v) for k, v in log_labels.items()}, log_fields=_fields(log_fields),
+                    log_formats=stream_formats(stream_formats_seen))
     dd_metrics = Catalog("datadog-metrics")
     for metric, (type_, _interval, unit, desc) in sorted(dd_meta.items()):
         labels, cut = {}, []

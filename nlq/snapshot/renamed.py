@@ -161,7 +161,9 @@ def rename_catalog(catalog: Catalog, rename: RenameMap | None = None) -> Catalog
               for f in catalog.log_fields.values()}
     return Catalog(catalog.dialect, dict(sorted(metrics.items())),
                    {text(k): sorted(text(v) for v in vs) for k, vs in sorted(catalog.log_labels.items())},
-                   dict(sorted(fields.items())), source=catalog.source)
+                   dict(sorted(fields.items())), source=catalog.source,
+                   log_formats={text(k): {text(v): f for v, f in sorted(vs.items())}
+                                for k, vs in sorted(catalog.log_formats.items())})
 
 
 def renamed_catalog_path(dialect: str) -> Path:

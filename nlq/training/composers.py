@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from nlq.catalog import Catalog, Metric
+from nlq.log_formats import PARSER_OF
 
 # Labels that are mechanics of a metric type, never a filter or a grouping.
 _MECHANICS = {"le", "quantile", "__name__"}
@@ -413,13 +414,30 @@ _PROM_TEMPLATES: list[tuple[Callable, str]] = [
 
 
 # ---------------------------------------------------------------------------- LogQL
+def _unwrap(name: str, conversion: str) -> str:
+    """`unwrap name` (through `conversion`), dropping the lines it cannot convert: lines
+    without the field, other events of the same stream, would otherwise fail the query."""
+    field_ = f"{conversion}({name})" if conversion else name
+    return f'unwrap {field_} | __error__=""'
+
+
+def _parser_for(catalog: Catalog, label: str, value: str) -> str | None:
+    """The parser stage `{label="value"}`'s lines need, or None where none works on all of them.
+
+    A catalog that records no formats is taken to hold JSON lines; one that does is
+    trusted: plain text, or a stream that mixes formats, gets no parser (queries that
+    parse fields are then not composed for it, rather than composed wrong).
+    """
+    if not catalog.log_formats:
+        return "json"
+    return PARSER_OF.get(catalog.log_formats.get(label, {}).get(value, ""))
+
+
 def _logql_selector(matchers: list[tuple[str, str, str]]) -> str:
     return "{" + ", ".join(f"{k}{op}{prom_string(v)}" for k, op, v in matchers) + "}"
 
 
-def compose_logql(
-    catalog: Catalog, rng: random.Random, parsers: dict[str, str] | None = None
-) -> Draft | None:
+def compose_logql(catalog: Catalog, rng: random.Random) -> Draft | None:
     pick = _Pick(rng)
     labels = {k: v for k, v in catalog.log_labels.items() if v}
     if not labels:
@@ -428,11 +446,11 @@ def compose_logql(
     stream_label = pick.filter_labels({k: labels[k] for k in groupable or labels}, 1)[0]
     value = pick.one(labels[stream_label])
     base = [(stream_label, "=", value)]
-    parser = (parsers or {}).get(value, "json")
-    if parser not in ("json", "logfmt"):
-        raise ValueError(f"parsers: {parser!r} for {value!r}; use json or logfmt")
+    parser = _parser_for(catalog, stream_label, value)
     level = next((k for k in labels if k in ("level", "severity", "detected_level")), None)
-    errors = level and next((v for v in labels[level] if v in ("error", "err", "ERROR")), None)
+    # an error level to add to the stream (none when the stream is already picked by level)
+    errors = level and level != stream_label and next((v for v in labels[level] if v in ("error", "err", "ERROR")),
+                                                      None)
     fields = catalog.log_fields
     # Phrases make good line filters; single words such as a level or a version do not.
     texts = [
@@ -455,10 +473,14 @@ def compose_logql(
     categorical = {
         n: f.values
         for n, f in fields.items()
-        if f.kind == "string" and 2 <= len(f.values) <= _FEW_VALUES
+        if f.kind == "string" and 2 <= len(f.values) <= _FEW_VALUES and n not in labels
         and all(re.fullmatch(r"[\w.\-]+", v) for v in f.values)
     }  # fmt: skip
-    numbers = [n for n, f in fields.items() if f.kind == "number" and n != status]
+    # Numeric fields an unwrap can take, each with the conversion its values need.
+    unwrappable = {n: {"number": "", "duration": "duration_seconds", "bytes": "bytes"}[f.kind]
+                   for n, f in fields.items() if f.kind in ("number", "duration", "bytes") and n != status}
+    # Codes an asker names ("503s"): the error statuses seen in the data.
+    codes = [v for v in fields[status].values if v.isdigit() and int(v) >= 400] if status else []
     options = ["lines", "count_by", "rate", "vs_earlier", "negation", "either", "rate_by", "bytes",
                "topk"]  # fmt: skip
     if texts:
@@ -467,14 +489,17 @@ def compose_logql(
         options += ["contains_either"]
     if errors:
         options += ["errors", "error_share", "errors_by", "error_rate"]
-    if status:
-        options += ["status_filter", "status_count"]
-    if duration:
-        options += ["duration_quantile", "slow"]
-    if categorical:
-        options += ["field_equals", "count_by_field"]
-    if numbers:
-        options += ["unwrap_stat"]
+    if parser:  # the rest parse fields out of the line: only where a parser works on it
+        if status:
+            options += ["status_filter", "status_count", "status_share"]
+        if codes:
+            options += ["status_code", "status_code_rate"]
+        if duration:
+            options += ["duration_quantile", "slow"]
+        if categorical:
+            options += ["field_equals", "count_by_field"]
+        if unwrappable:
+            options += ["unwrap_stat"]
     kind = pick.one(options)
     if kind == "rate_by" and by:
         query = f"sum by ({by}) (rate({sel}[{window}]))"
@@ -512,12 +537,20 @@ def compose_logql(
         query = f"sum by ({name}) (count_over_time({sel} | {parser} [{window}]))"
         return Draft("grouping", "count_by", query, {**slots, "by": name})
     if kind == "unwrap_stat":
-        name = pick.one(numbers)
+        name = pick.one(unwrappable)
         fn = pick.one(["avg_over_time", "max_over_time"])
-        query = f"{fn}({sel} | {parser} | unwrap {name} [{window}]) by ({stream_label})"
+        query = f"{fn}({sel} | {parser} | {_unwrap(name, unwrappable[name])} [{window}]) by ({stream_label})"
         return Draft(
             "grouping", fn, query, {**slots, "subject": name.replace("_", " "), "by": stream_label}
         )
+    if kind == "status_code":
+        code = pick.one(codes)
+        query = f"{sel} | {parser} | {status} = {code}"
+        return Draft("filter", "status_code", query, {**slots, "code": code})
+    if kind == "status_code_rate":
+        code = pick.one(codes)
+        query = f"sum(rate({sel} | {parser} | {status} = {code} [{window}]))"
+        return Draft("rate", "status_code_rate", query, {**slots, "code": code})
     if kind == "lines":
         extra = pick.one(g for g in labels if g != stream_label)
         if extra and pick.one([True, False]):
@@ -543,7 +576,7 @@ def compose_logql(
     if kind == "duration_quantile":
         q = pick.one([0.5, 0.9, 0.95, 0.99])
         query = (
-            f"quantile_over_time({q:g}, {sel} | {parser} | unwrap duration_seconds({duration}) "
+            f"quantile_over_time({q:g}, {sel} | {parser} | {_unwrap(duration, 'duration_seconds')} "
             f"[{window}]) by ({stream_label})"
         )
         return Draft(
@@ -568,7 +601,12 @@ def compose_logql(
         return Draft("rate", "earlier_rate", query, {**slots, "window": "5m", "shift": shift})
     if kind == "error_share":
         query = f"sum(count_over_time({error_sel}[{window}])) / sum(count_over_time({sel}[{window}]))"
-        return Draft("join", "error_ratio", query, slots)
+        return Draft("join", "log_error_ratio", query, slots)
+    if kind == "status_share":  # the 5xx share of the requests a stream logged
+        parsed = f"{sel} | {parser}"
+        query = (f"sum(count_over_time({parsed} | {status} >= 500 [{window}])) / "
+                 f"sum(count_over_time({parsed} [{window}]))")
+        return Draft("join", "status_share", query, slots)
     if kind == "negation" and texts:
         text = pick.one(texts)
         return Draft(

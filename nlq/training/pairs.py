@@ -79,14 +79,12 @@ def generate_pairs(
     n: int = 100,
     seed: int = 0,
     styles: tuple[str, ...] = STYLES,
-    parsers: dict[str, str] | None = None,
     canonical: bool = True,
 ) -> list[Pair]:
     """Up to `n` distinct queries for `catalog`, each phrased once per style.
 
-    `parsers` (LogQL only) maps a stream label value to the parser its lines
-    need, `json` or `logfmt` (`{"cart": "logfmt"}`); `json` otherwise.  With `canonical`, queries go
-    through the dialect's formatter when the dialect is available.
+    LogQL queries parse each stream with the parser its lines need (`catalog.log_formats`).
+    With `canonical`, queries go through the dialect's formatter when the dialect is available.
     """
     dialect = catalog.dialect
     compose = COMPOSERS[dialect]
@@ -96,7 +94,7 @@ def generate_pairs(
     for _ in range(n * 20):  # templates may decline a catalog; stop when enough are found
         if len(drafts) >= n:
             break
-        draft = compose(catalog, rng, parsers) if dialect == "logql" else compose(catalog, rng)
+        draft = compose(catalog, rng)
         if draft is None or draft.query in seen:
             continue
         seen.add(draft.query)
@@ -275,6 +273,16 @@ PHRASES: dict[str, dict[str, list[str]]] = {
         "verbose": ["What share of {what}{where_v} are errors{by_v}?"],
         "jargon": ["5xx fraction{where}{by_j}", "err ratio{where}{by_j}"],
     },
+    "log_error_ratio": {
+        "terse": ["error share of {where_bare} logs{by_t}", "{where_bare} error line ratio"],
+        "verbose": ["What share of the log lines{where_v} are at error level?"],
+        "jargon": ["err ratio{where}", "err lines / all{where}"],
+    },
+    "status_share": {
+        "terse": ["5xx ratio{where} from logs", "share of {where_bare} requests that are 5xx"],
+        "verbose": ["What fraction of the requests{where_v} logged a 5xx status?"],
+        "jargon": ["5xx fraction{where} (logs)", "5xx/all{where} logs"],
+    },
     "error_ratio_pct": {
         "terse": ["{what} error %{where}{by_t}", "5xx percentage{where}{by_t}"],
         "verbose": ["What percentage of {what}{where_v} are errors{by_v}?"],
@@ -349,6 +357,16 @@ PHRASES: dict[str, dict[str, list[str]]] = {
         "terse": ["5xx{where}", "{where_bare} 5xx responses"],
         "verbose": ["Which requests{where_v} returned a server error (5xx)?"],
         "jargon": ["5xx{where} logs", "500s{where}"],
+    },
+    "status_code": {
+        "terse": ["{where_bare} {code}s", "{where_bare} logs with status {code}"],
+        "verbose": ["Show the requests{where_v} that returned HTTP {code}."],
+        "jargon": ["{code}s{where}", "grep {code}{where}"],
+    },
+    "status_code_rate": {
+        "terse": ["{where_bare} {code} rate", "rate of {code}s{where} over {window}"],
+        "verbose": ["How many requests per second{where_v} return HTTP {code}?"],
+        "jargon": ["{code}/s{where}", "{code}s per sec{where}"],
     },
     "slow": {
         "terse": ["slow requests{where} over {threshold}"],
@@ -553,6 +571,7 @@ def _fill(draft: Draft, style: str) -> dict[str, str]:
         "text": s.get("text") or (s.get("texts") or [""])[0],
         "text2": (s.get("texts") or ["", ""])[-1],
         "threshold": s.get("threshold", ""),
+        "code": str(s.get("code", "")),
         "excluded": " and ".join(excluded)
         if excluded_label in SUBJECT_LABELS
         else f"{words(excluded_label)} {' and '.join(excluded)}".strip(),
