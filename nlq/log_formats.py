@@ -36,27 +36,31 @@ from nlq.degenerate import Finding, _nodes, _span
 FORMATS = ("json", "logfmt", "text")
 #: the parser stage each format needs (plain text has none: line filters, or | pattern / | regexp)
 PARSER_OF = {"json": "json", "logfmt": "logfmt"}
-_LOGFMT_PAIR = re.compile(r'(?:^|\s)[A-Za-z_][\w.\-]*=(?:"(?:[^"\\]|\\.)*"|\S*)')
+#: one key=value pair of a logfmt line, the value bare or quoted
+LOGFMT_PAIR = re.compile(r'([A-Za-z_][\w.\-]*)=("(?:[^"\\]|\\.)*"|\S*)')
 
 
 def detect_format(line: str) -> str:
-    """`json` for a JSON object, `logfmt` for a line of key=value pairs (from its start), else `text`.
+    """How `| json` / `| logfmt` would see the line: `json` for a JSON object, `logfmt` when
+    key=value pairs cover nearly all of it, else `text`.
 
     >>> detect_format('{"level":"info"}'), detect_format('ts=1 level=info msg="ok"')
     ('json', 'logfmt')
-    >>> detect_format('2026-11-23T10:00:00Z INFO [auth] GET /login 200')
+    >>> detect_format('2026-11-23T10:00:00Z INFO [auth] GET /login 200 trace_id=ab12')
     'text'
     """
-    stripped = line.strip()
-    if stripped.startswith("{"):
+    text = line.strip()
+    if text.startswith("{"):
         try:
-            if isinstance(json.loads(stripped), dict):
+            if isinstance(json.loads(text), dict):
                 return "json"
         except ValueError:
             pass
-    pairs = _LOGFMT_PAIR.findall(stripped)
-    if len(pairs) >= 2 and _LOGFMT_PAIR.match(stripped) and len("".join(pairs)) >= 0.9 * len(stripped):
-        return "logfmt"
+    pairs = LOGFMT_PAIR.findall(text)
+    if len(pairs) >= 2:
+        covered = sum(len(k) + 1 + len(v) for k, v in pairs) + len(pairs) - 1
+        if covered >= 0.8 * len(text):
+            return "logfmt"
     return "text"
 
 
@@ -112,4 +116,4 @@ def _format_words(fmt: str) -> str:
     return {"text": "plain-text"}.get(fmt, fmt)
 
 
-__all__ = ["FORMATS", "detect_format", "parser_mismatch", "stream_formats"]
+__all__ = ["FORMATS", "LOGFMT_PAIR", "detect_format", "parser_mismatch", "stream_formats"]

@@ -27,9 +27,10 @@ from nlq.catalog import load_catalog
 from nlq.catalog_import.common import TimeWindow
 from nlq.catalog_import.datadog import import_datadog_logs, import_datadog_metrics
 from nlq.catalog_import.http import HttpClient, ImportFailure, auth_headers_from_env
-from nlq.catalog_import.loki import import_loki, line_format
+from nlq.catalog_import.loki import import_loki
 from nlq.catalog_import.prometheus import import_prometheus
 from nlq.cli import main
+from nlq.log_formats import detect_format
 from nlq.reference import prometheus as ref
 from nlq.snapshot import open_snapshot
 from nlq.snapshot.catalogs import catalog_path, derive_catalogs
@@ -291,6 +292,7 @@ def test_loki_import_equals_the_snapshot_catalog(loki, shop_a_catalogs):
     expected = shop_a_catalogs["logql"].to_dict()
     assert catalog.to_dict()["log_labels"] == expected["log_labels"]
     assert catalog.to_dict()["log_fields"] == expected["log_fields"]
+    assert catalog.log_formats == expected["log_formats"]  # the parser each service's lines need
     assert any("line formats by service" in n for n in notes)
     # the committed catalog (three variants) has the same labels and fields
     committed = json.loads(catalog_path("logql").read_text())
@@ -311,10 +313,10 @@ def test_loki_sampled_lines_find_the_fields(loki, shop_a_catalogs):
 
 
 def test_line_formats():
-    assert line_format('{"level":"info","msg":"ok"}') == "json"
-    assert line_format('ts=2026-11-01T10:00:00Z level=info msg="GET /x" duration=12ms') == "logfmt"
-    assert line_format("GET /api/stock/1 200 12ms") == "plain"
-    assert line_format("{not json") == "plain"
+    assert detect_format('{"level":"info","msg":"ok"}') == "json"
+    assert detect_format('ts=2026-11-01T10:00:00Z level=info msg="GET /x" duration=12ms') == "logfmt"
+    assert detect_format("GET /api/stock/1 200 12ms") == "text"
+    assert detect_format("{not json") == "text"
 
 
 # --------------------------------------------------------------------------- Datadog

@@ -123,3 +123,24 @@ def test_the_snapshot_and_renamed_catalogs_flag_none_of_the_curated_pairs():
     queries = [json.loads(line)["query"] for line in fewshot.read_text().splitlines() if line.strip()]
     assert len(queries) > 100
     assert [q for q in queries if parser_mismatch(LOGQL.parse(q), catalog)] == []
+
+
+def test_a_world_synthesized_from_a_catalog_writes_each_stream_in_its_recorded_format(tmp_path):
+    from nlq.engine import run_query
+    from nlq.results import TimeRange
+    from nlq.snapshot.synth import SynthSpec, loki_rows, open_synth, synth_world
+
+    catalog = Catalog.from_dict({**CATALOG.to_dict(), "log_fields": {
+        "method": {"kind": "string", "values": ["GET", "POST"]}}}, dialect="logql")
+    streams, lines = loki_rows(catalog, SynthSpec.default(hours=1), seed=1)
+    seen = {(streams[sid]["app"], detect_format(line)) for sid, _, line in lines}
+    assert seen == {("billing", "json"), ("gateway", "logfmt"), ("ledger", "text")}
+
+    paths = synth_world([catalog], tmp_path, variants=1, spec=SynthSpec.default(hours=1))
+    con = open_synth(paths[0])
+    end = int(con.execute("SELECT value FROM meta WHERE key = 'end_ms'").fetchone()[0])
+    at = TimeRange.instant(end)
+    count = 'sum(count_over_time({app="gateway"} | PARSER | method="GET" [1h]))'
+    right = run_query("logql", count.replace("PARSER", "logfmt"), con, at)
+    wrong = run_query("logql", count.replace("PARSER", "json"), con, at)
+    assert right.series and right.series[0].samples[0][1] > 0 and not wrong.series

@@ -12,7 +12,8 @@
    (newest first): each line is JSON (an object), logfmt (`k=v` pairs that
    cover the line) or plain text; the fields `| json` / `| logfmt` would
    extract are collected with their values, whose kinds (number, duration,
-   bytes, string) the catalog records.
+   bytes, string) the catalog records, and so is each program's line format
+   where all its lines share one (`log_formats`: the parser a query needs).
 
 `| json` flattens nested objects with `_` (`{"a":{"b":1}}` gives `a_b`), as
 Loki does.  Plain-text lines give no fields.
@@ -21,7 +22,6 @@ Loki does.  Plain-text lines give no fields.
 from __future__ import annotations
 
 import json
-import re
 from collections import defaultdict
 
 from nlq.catalog import Catalog
@@ -33,11 +33,11 @@ from nlq.catalog_import.common import (
     top_values,
 )
 from nlq.catalog_import.http import HttpClient, ImportFailure, require
+from nlq.log_formats import LOGFMT_PAIR, detect_format
 
 SYSTEM = "Loki server"
 DEFAULT_LINES_PER_KIND = 200
 KIND_LABELS = ("service_name", "service", "app", "application", "job", "container", "component")
-LOGFMT_PAIR = re.compile(r'([A-Za-z_][\w.\-]*)=("(?:[^"\\]|\\.)*"|\S*)')
 
 
 def _ns(seconds: float) -> str:
@@ -62,23 +62,6 @@ def _strings(value: object, what: str) -> list[str]:
     return value
 
 
-def line_format(line: str) -> str:
-    """json, logfmt or plain: how `| json` / `| logfmt` would see the line."""
-    text = line.strip()
-    if text.startswith("{"):
-        try:
-            if isinstance(json.loads(text), dict):
-                return "json"
-        except ValueError:
-            pass
-    pairs = LOGFMT_PAIR.findall(text)
-    if pairs and len(pairs) >= 2:
-        covered = sum(len(k) + 1 + len(v) for k, v in pairs) + len(pairs) - 1
-        if covered >= 0.8 * len(text):
-            return "logfmt"
-    return "plain"
-
-
 def _flatten_json(prefix: str, value: object, into: dict[str, set[str]]) -> None:
     if isinstance(value, dict):
         for key, inner in value.items():
@@ -91,7 +74,7 @@ def _flatten_json(prefix: str, value: object, into: dict[str, set[str]]) -> None
 
 def line_fields(line: str, into: dict[str, set[str]]) -> str:
     """Add the fields a parser extracts from `line` to `into`; returns the line's format."""
-    kind = line_format(line)
+    kind = detect_format(line)
     if kind == "json":
         _flatten_json("", json.loads(line), into)
     elif kind == "logfmt":
@@ -179,6 +162,9 @@ def import_loki(
                         "/loki/api/v1/query_range: a value that is not [ts, line]", SYSTEM)
                 formats[dict(kind)[label]].add(line_fields(entry[1], fields))
     catalog.log_fields = log_fields(fields)
+    single = {value: next(iter(f)) for value, f in sorted(formats.items()) if len(f) == 1}
+    if label and len(single) > 1:  # the parser each program's streams need (nlq.log_formats)
+        catalog.log_formats = {label: single}
     if label:
         shown = ", ".join(f"{k}: {'/'.join(sorted(f))}" for k, f in sorted(formats.items()))
         notes.append(f"line formats by {label}: {shown or 'no lines in the window'}")

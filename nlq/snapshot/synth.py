@@ -13,7 +13,8 @@ one every engine reads) with data shaped by each metric's type:
   `_sum` grows by their total; summaries get ordered quantiles;
 * Datadog metrics: counts per interval, per-second rates, wandering gauges,
   distributions as several raw values per interval;
-* Loki streams carry JSON or logfmt lines (alternating by stream) with every
+* Loki streams carry JSON or logfmt lines (alternating by stream, or in the format
+  the catalog's `log_formats` records for it) with every
   catalog field; Datadog logs carry every tag, reserved attribute and @field.
 
 Series per metric: labels are crossed when all combinations fit in
@@ -272,18 +273,28 @@ def loki_rows(catalog: Catalog, spec: SynthSpec, seed: int) -> tuple[list[dict],
         rng = _rng(seed, "stream", labels_key(labels))
         ts = np.sort(rng.integers(spec.start_ms * 1_000_000, spec.start_ms * 1_000_000 + span_ns,
                                   LOG_LINES_PER_STREAM))
-        as_json = sid % 2 == 0
+        log_format = _stream_format(catalog, labels, sid)
         for t in ts:
             fields = {n: _field_value(n, f.kind, f.values, rng) for n, f in sorted(catalog.log_fields.items())}
             level = labels.get("level") or ("error" if rng.random() < 0.1 else "info")
             fields.setdefault("level", level)
             fields.setdefault("msg", "request handled" if level != "error" else "request failed")
-            if as_json:
+            if log_format == "json":
                 line = json.dumps({k: _json_value(v, catalog, k) for k, v in fields.items()})
-            else:
+            elif log_format == "logfmt":
                 line = " ".join(f'{k}="{v}"' if " " in v else f"{k}={v}" for k, v in fields.items())
+            else:  # plain text: what a hand-rolled logger prints, no keys
+                line = " ".join([fields.pop("level").upper(), fields.pop("msg"), *fields.values()])
             lines.append((sid, int(t), line))
     return streams, lines
+
+
+def _stream_format(catalog: Catalog, labels: dict[str, str], sid: int) -> str:
+    """The format the catalog records for the stream (`log_formats`), else JSON and logfmt by turns."""
+    for label, formats in catalog.log_formats.items():
+        if labels.get(label) in formats:
+            return formats[labels[label]]
+    return "json" if sid % 2 == 0 else "logfmt"
 
 
 def _json_value(value: str, catalog: Catalog, name: str) -> object:
