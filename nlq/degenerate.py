@@ -73,34 +73,34 @@ class Finding:
 
 def degenerate(node: Any, text: str) -> Finding | None:
     """What makes `node`, the parse of `text` in any dialect, degenerate, or None when nothing does."""
-    for item in _nodes(node):
+    for item in ast_nodes(node):
         for field in dataclasses.fields(item):
             value = getattr(item, field.name)
             if not isinstance(value, tuple) or len(value) < 2:
                 continue
             if field.name in UNORDERED_FIELDS and (repeat := _first_repeat(value)) is not None:
-                return Finding(f"the {PART_NAMES[field.name]} {_shown(repeat, text)} is written twice", _span(repeat))
+                return Finding(f"the {PART_NAMES[field.name]} {_shown(repeat, text)} is written twice", span_of(repeat))
             if field.name in ORDERED_FIELDS:
                 for before, after in zip(value, value[1:], strict=False):
                     if before == after:
                         return Finding(f"the {PART_NAMES[field.name]} {_shown(after, text)} is written twice in a row",
-                                       _span(after))
+                                       span_of(after))
         sides = _sides(item)
         if sides is not None and item.op in SELF_CANCELLING_OPS and _unwrapped(sides[0]) == _unwrapped(sides[1]):
             return Finding(f"both sides of `{item.op}` are {_shown(sides[1], text)}: "
-                           "the result says nothing about the data", _span(item))
+                           "the result says nothing about the data", span_of(item))
     return None
 
 
-def _nodes(node: Any) -> Iterator[Any]:
+def ast_nodes(node: Any) -> Iterator[Any]:
     """Every dataclass node under `node`, itself first."""
     if dataclasses.is_dataclass(node) and not isinstance(node, type):
         yield node
         for field in dataclasses.fields(node):
-            yield from _nodes(getattr(node, field.name))
+            yield from ast_nodes(getattr(node, field.name))
     elif isinstance(node, tuple | list):
         for element in node:
-            yield from _nodes(element)
+            yield from ast_nodes(element)
 
 
 def _first_repeat(values: tuple) -> Any:
@@ -113,7 +113,7 @@ def _first_repeat(values: tuple) -> Any:
     return None
 
 
-def _span(part: Any) -> tuple[int, int] | None:
+def span_of(part: Any) -> tuple[int, int] | None:
     span = getattr(part, "span", None)
     if isinstance(span, tuple) and len(span) == 2 and all(isinstance(offset, int) for offset in span):
         return span
@@ -139,11 +139,11 @@ def _unwrapped(node: Any) -> Any:
 
 def _shown(part: Any, text: str, limit: int = 60) -> str:
     """How `part` reads in the query: the text its span covers (shortened), else its value."""
-    if span := _span(part):
+    if span := span_of(part):
         shown = text[span[0]:span[1]].strip()
     else:
         shown = str(part) if isinstance(part, str | int | float) else type(part).__name__
     return shown if len(shown) <= limit else shown[: limit - 3] + "..."
 
 
-__all__ = ["Finding", "degenerate"]
+__all__ = ["Finding", "ast_nodes", "degenerate", "span_of"]

@@ -31,7 +31,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
 
-from nlq.degenerate import Finding, _nodes, _span
+from nlq.degenerate import Finding, ast_nodes, span_of
 
 FORMATS = ("json", "logfmt", "text")
 #: the parser stage each format needs (plain text has none: line filters, or | pattern / | regexp)
@@ -95,7 +95,7 @@ def parser_mismatch(node: Any, catalog: Any) -> Finding | None:
     formats = getattr(catalog, "log_formats", None) or {}
     if not formats:
         return None
-    for item in _nodes(node):
+    for item in ast_nodes(node):
         selector, stages = getattr(item, "selector", None), getattr(item, "stages", None)
         if selector is None or stages is None:
             continue
@@ -108,7 +108,7 @@ def parser_mismatch(node: Any, catalog: Any) -> Finding | None:
                     advice = f"use `| {PARSER_OF[fmt]}`" if fmt in PARSER_OF else \
                         'filter the line with |= "text", or parse it with | pattern'
                     return Finding(f"{label} {value} writes {_format_words(fmt)} lines: `| {parser}` extracts "
-                                   f"nothing from them; {advice}", _span(stage))
+                                   f"nothing from them; {advice}", span_of(stage))
     return None
 
 
