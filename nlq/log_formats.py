@@ -36,6 +36,8 @@ from nlq.degenerate import Finding, ast_nodes, span_of
 FORMATS = ("json", "logfmt", "text")
 #: the parser stage each format needs (plain text has none: line filters, or | pattern / | regexp)
 PARSER_OF = {"json": "json", "logfmt": "logfmt"}
+#: the LogQL AST's parser stages (nlq.dialects.logql.ast) and the parser each one is
+_PARSER_STAGES = {"JsonParser": "json", "LogfmtParser": "logfmt"}
 #: one key=value pair of a logfmt line, the value bare or quoted
 LOGFMT_PAIR = re.compile(r'([A-Za-z_][\w.\-]*)=("(?:[^"\\]|\\.)*"|\S*)')
 
@@ -62,6 +64,33 @@ def detect_format(line: str) -> str:
         if covered >= 0.8 * len(text):
             return "logfmt"
     return "text"
+
+
+def _flatten_json(prefix: str, value: object, into: dict[str, set[str]]) -> None:
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            _flatten_json(f"{prefix}_{key}" if prefix else str(key), inner, into)
+    elif isinstance(value, list):
+        return  # `| json` skips arrays
+    else:
+        into[prefix].add(json.dumps(value) if isinstance(value, bool) or value is None else str(value))
+
+
+def line_fields(line: str, into: dict[str, set[str]]) -> str:
+    """Add the fields `| json` / `| logfmt` extract from `line` to `into` (name -> values); returns
+    the line's format.  `| json` flattens nested objects with `_` and skips arrays, as Loki does.
+
+    >>> fields = defaultdict(set)
+    >>> line_fields('{"a": {"b": 1}, "ok": true}', fields), dict(fields)
+    ('json', {'a_b': {'1'}, 'ok': {'true'}})
+    """
+    kind = detect_format(line)
+    if kind == "json":
+        _flatten_json("", json.loads(line), into)
+    elif kind == "logfmt":
+        for key, value in LOGFMT_PAIR.findall(line):
+            into[key].add(value[1:-1] if value.startswith('"') and value.endswith('"') else value)
+    return kind
 
 
 def stream_formats(streams: Iterable[tuple[dict[str, str], str]]) -> dict[str, dict[str, str]]:
@@ -103,7 +132,7 @@ def parser_mismatch(node: Any, catalog: Any) -> Finding | None:
                  if m.op == "=" and m.name in formats and m.value in formats[m.name]}
         for label, value, fmt in sorted(known):
             for stage in stages:
-                parser = {"JsonParser": "json", "LogfmtParser": "logfmt"}.get(type(stage).__name__)
+                parser = _PARSER_STAGES.get(type(stage).__name__)
                 if parser and parser != PARSER_OF.get(fmt):
                     advice = f"use `| {PARSER_OF[fmt]}`" if fmt in PARSER_OF else \
                         'filter the line with |= "text", or parse it with | pattern'
@@ -116,4 +145,4 @@ def _format_words(fmt: str) -> str:
     return {"text": "plain-text"}.get(fmt, fmt)
 
 
-__all__ = ["FORMATS", "LOGFMT_PAIR", "detect_format", "parser_mismatch", "stream_formats"]
+__all__ = ["FORMATS", "LOGFMT_PAIR", "detect_format", "line_fields", "parser_mismatch", "stream_formats"]

@@ -33,7 +33,7 @@ from nlq.catalog_import.common import (
     top_values,
 )
 from nlq.catalog_import.http import HttpClient, ImportFailure, require
-from nlq.log_formats import LOGFMT_PAIR, detect_format
+from nlq.log_formats import line_fields
 
 SYSTEM = "Loki server"
 DEFAULT_LINES_PER_KIND = 200
@@ -60,27 +60,6 @@ def _strings(value: object, what: str) -> list[str]:
     require(isinstance(value, list) and all(isinstance(v, str) for v in value), f"{what}: not a list of strings",
             SYSTEM)
     return value
-
-
-def _flatten_json(prefix: str, value: object, into: dict[str, set[str]]) -> None:
-    if isinstance(value, dict):
-        for key, inner in value.items():
-            _flatten_json(f"{prefix}_{key}" if prefix else str(key), inner, into)
-    elif isinstance(value, list):
-        return  # `| json` skips arrays
-    else:
-        into[prefix].add(json.dumps(value) if isinstance(value, bool) or value is None else str(value))
-
-
-def line_fields(line: str, into: dict[str, set[str]]) -> str:
-    """Add the fields a parser extracts from `line` to `into`; returns the line's format."""
-    kind = detect_format(line)
-    if kind == "json":
-        _flatten_json("", json.loads(line), into)
-    elif kind == "logfmt":
-        for key, value in LOGFMT_PAIR.findall(line):
-            into[key].add(value[1:-1] if value.startswith('"') and value.endswith('"') else value)
-    return kind
 
 
 def kind_label(streams: list[dict[str, str]]) -> str | None:

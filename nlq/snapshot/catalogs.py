@@ -14,7 +14,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from nlq.catalog import Catalog, LogField, Metric
-from nlq.log_formats import detect_format, stream_formats
+from nlq.log_formats import line_fields, stream_formats
 from nlq.snapshot.store import open_snapshot, snapshot_names
 from nlq.snapshot.world import SNAPSHOTS_DIR
 
@@ -29,7 +29,6 @@ MAX_NUMBER_VALUES = 12
 DURATION_RE = re.compile(r"^\d+(\.\d+)?(ns|us|µs|ms|s|m|h)$")
 BYTES_RE = re.compile(r"^\d+(\.\d+)?\s?([KMGT]i?)?B$")
 NUMBER_RE = re.compile(r"^-?\d+(\.\d+)?([eE][-+]?\d+)?$")
-LOGFMT_RE = re.compile(r'(\w+)=("(?:[^"\\]|\\.)*"|\S*)')
 
 
 def _values(counts: dict[str, int]) -> tuple[list[str], bool]:
@@ -87,19 +86,14 @@ def derive_catalogs(names: list[str] | None = None) -> dict[str, Catalog]:
         for metric, labels in con.execute("SELECT metric, labels FROM prom_series").fetchall():
             for key, value in labels.items():
                 prom_labels[metric][key][value] += 1
-        for (labels,) in con.execute("SELECT labels FROM log_streams").fetchall():
+        stream_labels = dict(con.execute("SELECT stream_id, labels FROM log_streams").fetchall())
+        for labels in stream_labels.values():
             for key, value in labels.items():
                 log_labels[key].add(value)
-        samples = con.execute("SELECT s.labels, min(l.line) FROM log_streams s JOIN log_lines l USING (stream_id) "
-                              "GROUP BY s.stream_id, s.labels").fetchall()
-        stream_formats_seen += [(dict(labels), detect_format(line)) for labels, line in samples]
-        for (line,) in con.execute("SELECT line FROM log_lines").fetchall():
-            if line.startswith("{"):
-                for key, value in json.loads(line).items():
-                    log_fields[key].add(str(value))
-            elif line.startswith("ts="):
-                for key, value in LOGFMT_RE.findall(line):
-                    log_fields[key].add(value.strip('"'))
+        formats: dict[int, set[str]] = defaultdict(set)  # stream -> the formats of its lines
+        for stream_id, line in con.execute("SELECT stream_id, line FROM log_lines").fetchall():
+            formats[stream_id].add(line_fields(line, log_fields))
+        stream_formats_seen += [(stream_labels[sid], fmt) for sid, fmts in formats.items() for fmt in fmts]
         for metric, type_, interval, unit, desc in con.execute("SELECT * FROM dd_metrics").fetchall():
             dd_meta[metric] = (type_, interval, unit, desc)
         for metric, tags in con.execute("SELECT metric, tags FROM dd_series").fetchall():
