@@ -7,7 +7,9 @@ One catalog describes one dialect's world:
   entry: a classic histogram `x` appears as `x_bucket` (with `le`), `x_sum` and
   `x_count`, each with `family="x"` and `type="histogram"`.
 * LogQL: `log_labels` are the stream labels (`{service="cart"}`) and
-  `log_fields` the fields a parser (`| json`, `| logfmt`) extracts from lines.
+  `log_fields` the fields a parser (`| json`, `| logfmt`) extracts from lines;
+  `log_formats` and `stream_fields` say, per program, which parser its lines
+  need and which of those fields they carry (nlq.log_formats).
 * Datadog logs: `log_labels` are tags and reserved attributes (`service:`,
   `status:`, `host:`), `log_fields` the `@attributes`.
 
@@ -87,6 +89,10 @@ class Catalog:
     # LogQL: the format of each stream's lines (json, logfmt, text) by the stream label that
     # decides it, `{"service": {"cart": "logfmt"}}`; the parser a query needs (nlq.log_formats)
     log_formats: dict[str, dict[str, str]] = field(default_factory=dict)
+    # LogQL: the parsed fields each stream's lines carry, by the stream label that names the
+    # program, `{"service": {"cart": ["duration", "size"]}}`; `log_fields` is their union
+    # (`size` is cart's, `bytes` the JSON services'), so only this says what a stream has
+    stream_fields: dict[str, dict[str, list[str]]] = field(default_factory=dict)
 
     # -- lookups used by the semantic checks ------------------------------
     def metric(self, name: str) -> Metric | None:
@@ -107,6 +113,7 @@ class Catalog:
             "log_fields": {k: f.to_dict() for k, f in sorted(self.log_fields.items())},
             # only when known: a catalog without formats keeps the form (and fingerprint) it had
             **({"log_formats": self.log_formats} if self.log_formats else {}),
+            **({"stream_fields": self.stream_fields} if self.stream_fields else {}),
         }
 
     def save(self, path: str | Path) -> None:
@@ -146,6 +153,7 @@ class Catalog:
             log_fields=fields,
             source=source,
             log_formats=_log_formats(data.get("log_formats"), source),
+            stream_fields=_stream_fields(data.get("stream_fields"), source),
         )
 
     @classmethod
@@ -180,6 +188,17 @@ def _log_formats(data: object, source: str) -> dict[str, dict[str, str]]:
                 raise UsageError(f"catalog {source}: log_formats {label}={value}: {fmt!r} is not one of "
                                  f"{', '.join(FORMATS)}")
     return {str(k): {str(v): str(f) for v, f in sorted(vs.items())} for k, vs in data.items()}
+
+
+def _stream_fields(data: object, source: str) -> dict[str, dict[str, list[str]]]:
+    if not data:
+        return {}
+    if not (isinstance(data, dict) and all(isinstance(v, dict) for v in data.values())
+            and all(isinstance(names, list) for v in data.values() for names in v.values())):
+        raise UsageError(f'catalog {source}: stream_fields maps a stream label to value -> field names, '
+                         f'e.g. {{"service": {{"cart": ["duration", "size"]}}}}')
+    return {str(k): {str(v): sorted(str(n) for n in names) for v, names in sorted(vs.items())}
+            for k, vs in data.items()}
 
 
 def infer_metric_type(name: str) -> str:

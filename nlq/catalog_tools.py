@@ -49,7 +49,13 @@ def merge_catalogs(a: Catalog, b: Catalog) -> Catalog:
             fields[name] = LogField(name, kind, _union(mine.values, f.values) if mine.values and f.values else [])
         else:
             fields[name] = f
-    return Catalog(a.dialect, metrics, log_labels, fields, source=f"{a.source}+{b.source}")
+    formats = {k: {**b.log_formats.get(k, {}), **a.log_formats.get(k, {})}
+               for k in set(a.log_formats) | set(b.log_formats)}
+    stream_fields = {k: {v: _union(a.stream_fields.get(k, {}).get(v, []), b.stream_fields.get(k, {}).get(v, []))
+                         for v in set(a.stream_fields.get(k, {})) | set(b.stream_fields.get(k, {}))}
+                     for k in set(a.stream_fields) | set(b.stream_fields)}
+    return Catalog(a.dialect, metrics, log_labels, fields, source=f"{a.source}+{b.source}",
+                   log_formats=formats, stream_fields=stream_fields)
 
 
 def search(catalog: Catalog, text: str) -> Catalog:

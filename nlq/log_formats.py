@@ -15,6 +15,13 @@ an import from a live Loki can do the same with a few lines per stream).
 `parser_mismatch` finds a query whose parser contradicts it; translate() retries
 such an answer with the reason fed back, as it does a degenerate one.
 
+The same holds for fields.  `Catalog.log_fields` is the union over every stream,
+so `| logfmt | unwrap bytes(size)` is right for cart and finds nothing on a JSON
+service that logs `bytes`.  `Catalog.stream_fields` records the fields of each
+program's lines (by `kind_label`, the label that names the program), and
+`missing_field` finds a query that filters or unwraps a field its stream never
+carries.
+
     >>> from nlq.catalog import Catalog
     >>> from nlq.dialects import get
     >>> catalog = Catalog("logql", log_formats={"service": {"cart": "logfmt"}})
@@ -28,7 +35,8 @@ from __future__ import annotations
 import json
 import re
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from functools import partial
 from typing import Any
 
 from nlq.degenerate import Finding, ast_nodes, span_of
@@ -38,6 +46,10 @@ FORMATS = ("json", "logfmt", "text")
 PARSER_OF = {"json": "json", "logfmt": "logfmt"}
 #: the LogQL AST's parser stages (nlq.dialects.logql.ast) and the parser each one is
 _PARSER_STAGES = {"JsonParser": "json", "LogfmtParser": "logfmt"}
+#: labels that usually name the program behind a stream, best first
+KIND_LABELS = ("service_name", "service", "app", "application", "job", "container", "component")
+#: labels Loki adds to every parsed line: a filter on them is never on a missing field
+_BUILTIN_FIELDS = {"__error__", "__error_details__", "__line__", "__timestamp__", "__stream_shard__"}
 #: one key=value pair of a logfmt line, the value bare or quoted
 LOGFMT_PAIR = re.compile(r'([A-Za-z_][\w.\-]*)=("(?:[^"\\]|\\.)*"|\S*)')
 
@@ -119,6 +131,40 @@ def stream_formats(streams: Iterable[tuple[dict[str, str], str]]) -> dict[str, d
     return {best: {value: next(iter(fmts)) for value, fmts in sorted(seen[best].items())}}
 
 
+def kind_label(streams: list[dict[str, str]]) -> str | None:
+    """The label whose values name the programs behind the streams: a conventional name
+    (`service`, `app`, `job`, ...), else the label with the fewest values above one.
+
+    >>> kind_label([{"app": "a", "pod": "a-1"}, {"app": "b", "pod": "b-1"}])
+    'app'
+    """
+    names = {k for s in streams for k in s}
+    for preferred in KIND_LABELS:
+        if preferred in names:
+            return preferred
+    counts = {k: len({s.get(k) for s in streams}) for k in names}
+    multi = [k for k, c in counts.items() if c > 1]
+    return min(multi or names, key=lambda k: (counts[k], k)) if names else None
+
+
+def fields_by_stream(streams: Iterable[tuple[dict[str, str], Iterable[str]]],
+                     label: str | None) -> dict[str, dict[str, list[str]]]:
+    """`{label: {value: the fields its streams' lines carry}}` from (stream labels, field names)
+    pairs; empty without a label or when it has a single value (then it tells nothing per stream).
+
+    >>> fields_by_stream([({"service": "a"}, {"bytes"}), ({"service": "b"}, {"size"}),
+    ...                   ({"service": "a"}, {"status"})], "service")
+    {'service': {'a': ['bytes', 'status'], 'b': ['size']}}
+    """
+    seen: dict[str, set[str]] = defaultdict(set)
+    for labels, names in streams:
+        if label in labels:
+            seen[labels[label]].update(names)
+    if len(seen) < 2:
+        return {}
+    return {label: {value: sorted(names) for value, names in sorted(seen.items())}}
+
+
 def parser_mismatch(node: Any, catalog: Any) -> Finding | None:
     """The first log query in `node` (a LogQL AST) whose parser stage contradicts its stream's format."""
     formats = getattr(catalog, "log_formats", None) or {}
@@ -145,4 +191,95 @@ def _format_words(fmt: str) -> str:
     return {"text": "plain-text"}.get(fmt, fmt)
 
 
-__all__ = ["FORMATS", "LOGFMT_PAIR", "detect_format", "line_fields", "parser_mismatch", "stream_formats"]
+#: pipeline stages after which a label filter may name a label the stage itself made
+_NAMING_STAGES = {"RegexpParser", "PatternParser", "UnpackParser", "LabelFormat", "LineFormat"}
+
+
+def missing_field(node: Any, catalog: Any) -> Finding | None:
+    """The first field a LogQL query filters on or unwraps after `| json` / `| logfmt` that the
+    lines of its stream (`{service="cart"}`) never carry, by `Catalog.stream_fields`.
+
+    Such a filter keeps no line and such an unwrap has no sample, and the query still
+    parses and passes the catalog check, which knows only the union of the fields.
+    Stream labels, Loki's own labels (`__error__`) and `x_extracted` (a parsed field
+    that clashed with a stream label) are never missing; after a stage that makes
+    labels (`| regexp`, `| pattern`, `| label_format`, extractions) nothing is judged.
+    """
+    by_label = getattr(catalog, "stream_fields", None) or {}
+    if not by_label:
+        return None
+    stream_labels = set(getattr(catalog, "log_labels", {}) or {})
+    for item in ast_nodes(node):
+        selector, stages = getattr(item, "selector", None), getattr(item, "stages", None)
+        if selector is None or stages is None:
+            continue
+        streams = [(m.name, m.value, set(by_label[m.name][m.value])) for m in selector.matchers
+                   if m.op == "=" and m.name in by_label and m.value in by_label[m.name]]
+        if not streams:
+            continue
+        label, value, carried = streams[0]
+        for other in streams[1:]:
+            carried &= other[2]
+        missing = partial(_never_carried, carried=frozenset(carried), stream_labels=frozenset(stream_labels))
+        if found := _first_missing(item, missing):
+            part, outcome = found
+            return _missing(label, value, part, carried, outcome)
+    return None
+
+
+def _first_missing(item: Any, missing: Callable[[str], bool]) -> tuple[Any, str] | None:
+    """(the part naming a missing field, what that does) in one log query or range, or None."""
+    parsed = False
+    for stage in item.stages:
+        kind = type(stage).__name__
+        if kind in _NAMING_STAGES or getattr(stage, "extractions", ()):
+            return None  # the stage makes labels the catalog cannot know
+        parsed = parsed or kind in _PARSER_STAGES
+        if parsed and kind == "LabelFilterStage" and (leaf := _keeps_nothing(stage.filter, missing)):
+            return leaf, "the filter keeps no line"
+    unwrap = getattr(item, "unwrap", None)
+    if parsed and unwrap is not None:
+        if missing(unwrap.name):
+            return unwrap, "unwrap finds no value"
+        for expr in unwrap.post_filters:
+            if leaf := _keeps_nothing(expr, missing):
+                return leaf, "the filter keeps no line"
+    return None
+
+
+def _never_carried(name: str, carried: frozenset[str], stream_labels: frozenset[str]) -> bool:
+    base = name.removesuffix("_extracted")
+    return not (name in carried or name in _BUILTIN_FIELDS or name in stream_labels
+                or (base != name and base in stream_labels))
+
+
+def _keeps_nothing(expr: Any, missing: Callable[[str], bool]) -> Any:
+    """The comparison that makes label filter `expr` keep no line because its field is
+    missing, or None.  A missing field reads as "": `x != "a"` and `x = ""` keep every line,
+    and an `or` keeps what its other side keeps."""
+    if type(expr).__name__ == "AndFilter":
+        return _keeps_nothing(expr.left, missing) or _keeps_nothing(expr.right, missing)
+    if type(expr).__name__ == "OrFilter":
+        left = _keeps_nothing(expr.left, missing)
+        return left if left and _keeps_nothing(expr.right, missing) else None
+    if not missing(expr.name):
+        return None
+    if type(expr).__name__ == "StringFilter":
+        if expr.op in ("!=", "!~"):
+            return None
+        try:
+            if re.fullmatch(expr.value if expr.op == "=~" else re.escape(expr.value), ""):
+                return None
+        except re.error:
+            return None
+    return expr
+
+
+def _missing(label: str, value: str, part: Any, carried: set[str], outcome: str) -> Finding:
+    fields = ", ".join(sorted(carried)[:12]) + (", ..." if len(carried) > 12 else "")
+    return Finding(f"no line of {label} {value} carries a field `{part.name}`, so {outcome}; "
+                   f"its fields: {fields or 'none (plain text)'}", span_of(part))
+
+
+__all__ = ["FORMATS", "KIND_LABELS", "LOGFMT_PAIR", "detect_format", "fields_by_stream", "kind_label",
+           "line_fields", "missing_field", "parser_mismatch", "stream_formats"]

@@ -39,10 +39,10 @@ from typing import Any
 
 from nlq import dialects
 from nlq.catalog import Catalog, load_catalog
-from nlq.degenerate import degenerate
+from nlq.doubts import CODES as DOUBT_CODES
+from nlq.doubts import doubts
 from nlq.errors import NlqError, QueryError, UsageError
 from nlq.links import Link, links
-from nlq.log_formats import parser_mismatch
 from nlq.prompting import Attempted, FewShotBank, build_prompt, words
 from nlq.prompting.embedding import EmbeddingUnavailable
 from nlq.prompting.retrieval import check_retrieval
@@ -63,8 +63,8 @@ def token_budget(dialect: str) -> int:
 
 
 #: error kinds of a query that is valid yet doubtful: retried, and kept with a warning
-#: when no retry does better (nlq.degenerate, nlq.log_formats)
-DOUBTFUL = ("degenerate", "parser")
+#: when no retry does better (nlq.doubts)
+DOUBTFUL = DOUBT_CODES
 
 #: decoding grammars translate() can use: narrowed to the catalog, the dialect's own, none
 CONSTRAINTS = ("catalog", "grammar", "none")
@@ -572,13 +572,10 @@ def _check(spec: Any, completion: Any, catalog: Catalog | None,
     except QueryError as exc:
         exc.query = exc.query or text
         return text, None, exc
-    if finding := degenerate(ast, text):  # valid, but no answer to anything: worth another try
+    for kind, finding in doubts(ast, text, catalog)[:1]:  # valid, but likely no answer: worth another try
         start, end = finding.span or (None, None)
-        return text, ast, QueryError(finding.message, query=text, position=start, end=end, kind="degenerate",
-                                     hint="write the query the question asks for, without the repeat")
-    if finding := parser_mismatch(ast, catalog):  # valid, but its parser fails on every line of the stream
-        start, end = finding.span or (None, None)
-        return text, ast, QueryError(finding.message, query=text, position=start, end=end, kind="parser")
+        hint = "write the query the question asks for, without the repeat" if kind == "degenerate" else None
+        return text, ast, QueryError(finding.message, query=text, position=start, end=end, kind=kind, hint=hint)
     return text, ast, None
 
 

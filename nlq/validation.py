@@ -7,9 +7,8 @@ from typing import Any
 
 from nlq import dialects
 from nlq.catalog import Catalog
-from nlq.degenerate import degenerate
+from nlq.doubts import doubts
 from nlq.errors import QueryError
-from nlq.log_formats import parser_mismatch
 
 
 @dataclass
@@ -19,7 +18,7 @@ class Validation:
     valid: bool
     error: QueryError | None = None
     ast: Any = None
-    #: for a valid query, why it may still answer nothing (nlq.degenerate): `x / x`, a matcher twice
+    #: for a valid query, why it may still answer nothing (nlq.doubts): `x / x`, a field its stream lacks
     warnings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
@@ -47,7 +46,7 @@ def validate(query: str, dialect: str, catalog: Catalog | None = None) -> Valida
     except QueryError as exc:
         exc.query = exc.query or query
         return Validation(query, dialect, False, exc)
-    warnings = [finding.message for finding in (degenerate(node, query), parser_mismatch(node, catalog)) if finding]
+    warnings = [finding.message for _, finding in doubts(node, query, catalog)]
     return Validation(query, dialect, True, None, node, warnings)
 
 

@@ -293,6 +293,7 @@ def test_loki_import_equals_the_snapshot_catalog(loki, shop_a_catalogs):
     assert catalog.to_dict()["log_labels"] == expected["log_labels"]
     assert catalog.to_dict()["log_fields"] == expected["log_fields"]
     assert catalog.log_formats == expected["log_formats"]  # the parser each service's lines need
+    assert catalog.stream_fields == expected["stream_fields"]  # and the fields each one's lines carry
     assert any("line formats by service" in n for n in notes)
     # the committed catalog (three variants) has the same labels and fields
     committed = json.loads(catalog_path("logql").read_text())

@@ -33,11 +33,10 @@ from nlq.catalog_import.common import (
     top_values,
 )
 from nlq.catalog_import.http import HttpClient, ImportFailure, require
-from nlq.log_formats import line_fields
+from nlq.log_formats import fields_by_stream, kind_label, line_fields
 
 SYSTEM = "Loki server"
 DEFAULT_LINES_PER_KIND = 200
-KIND_LABELS = ("service_name", "service", "app", "application", "job", "container", "component")
 
 
 def _ns(seconds: float) -> str:
@@ -60,17 +59,6 @@ def _strings(value: object, what: str) -> list[str]:
     require(isinstance(value, list) and all(isinstance(v, str) for v in value), f"{what}: not a list of strings",
             SYSTEM)
     return value
-
-
-def kind_label(streams: list[dict[str, str]]) -> str | None:
-    """The label whose values name the programs behind the streams."""
-    names = {k for s in streams for k in s}
-    for preferred in KIND_LABELS:
-        if preferred in names:
-            return preferred
-    counts = {k: len({s.get(k) for s in streams}) for k in names}
-    multi = [k for k, c in counts.items() if c > 1]
-    return min(multi or names, key=lambda k: (counts[k], k)) if names else None
 
 
 def stream_kinds(streams: list[dict[str, str]], label: str | None) -> list[tuple[tuple[str, str], ...]]:
@@ -125,6 +113,7 @@ def import_loki(
             notes.append(f"label {name}: {len(observed)} values, kept the {max_values} most frequent")
     fields: dict[str, set[str]] = defaultdict(set)
     formats: dict[str, set[str]] = defaultdict(set)
+    carried: list[tuple[dict[str, str], set[str]]] = []  # (a kind's labels, the fields of its lines)
     label = kind_label(streams)
     kinds = stream_kinds(streams, label)
     for kind in progress(kinds, "sample lines", len(kinds), show_progress):
@@ -133,14 +122,19 @@ def import_loki(
         data = _data(client.get_json("/loki/api/v1/query_range", query), f"lines of {selector}")
         require(isinstance(data, dict) and isinstance(data.get("result"), list),
                 "/loki/api/v1/query_range: data.result is not a list", SYSTEM)
+        kind_fields: dict[str, set[str]] = defaultdict(set)
         for stream in data["result"]:
             require(isinstance(stream, dict) and isinstance(stream.get("values"), list),
                     "/loki/api/v1/query_range: a stream without values", SYSTEM)
             for entry in stream["values"]:
                 require(isinstance(entry, list) and len(entry) >= 2 and isinstance(entry[1], str),
                         "/loki/api/v1/query_range: a value that is not [ts, line]", SYSTEM)
-                formats[dict(kind)[label]].add(line_fields(entry[1], fields))
+                formats[dict(kind)[label]].add(line_fields(entry[1], kind_fields))
+        carried.append((dict(kind), set(kind_fields)))
+        for name, seen in kind_fields.items():
+            fields[name] |= seen
     catalog.log_fields = log_fields(fields)
+    catalog.stream_fields = fields_by_stream(carried, label)
     single = {value: next(iter(f)) for value, f in sorted(formats.items()) if len(f) == 1}
     if label and len(single) > 1:  # the parser each program's streams need (nlq.log_formats)
         catalog.log_formats = {label: single}

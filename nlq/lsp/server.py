@@ -29,9 +29,8 @@ from pygls.lsp.server import LanguageServer
 
 from nlq import dialects
 from nlq.catalog import Catalog, load_catalog
-from nlq.degenerate import degenerate
+from nlq.doubts import doubts
 from nlq.errors import NlqError, QueryError
-from nlq.log_formats import parser_mismatch
 from nlq.lsp import completion
 from nlq.lsp.documents import Block, blocks, dialect_of, offset, position
 
@@ -118,13 +117,11 @@ def diagnostics(text: str, dialect: str, catalog: Catalog | None) -> list[types.
                                         severity=types.DiagnosticSeverity.Warning))
         else:
             # valid, so warnings: the system would run these queries
-            for code, finding in (("degenerate", degenerate(node, block.text)),
-                                  ("parser", parser_mismatch(node, catalog))):
-                if finding:
-                    start, end = finding.span or (0, len(block.text))
-                    out.append(types.Diagnostic(range=_range(text, block.start + start, block.start + end),
-                                                message=finding.message, source=SOURCE, code=code,
-                                                severity=types.DiagnosticSeverity.Warning))
+            for code, finding in doubts(node, block.text, catalog):
+                start, end = finding.span or (0, len(block.text))
+                out.append(types.Diagnostic(range=_range(text, block.start + start, block.start + end),
+                                            message=finding.message, source=SOURCE, code=code,
+                                            severity=types.DiagnosticSeverity.Warning))
     return out
 
 

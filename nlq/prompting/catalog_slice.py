@@ -133,8 +133,16 @@ def _metric_index(catalog: Catalog) -> _MetricIndex:
 
 
 def _ranked_fields(catalog: Catalog, question_words: set[str], k: int) -> dict[str, list[str]]:
-    """The `k` log fields closest to the question (BM25 over name and values), with their values."""
-    fields = list(catalog.log_fields)
+    """The `k` log fields closest to the question (BM25 over name and values), with their values.
+
+    When the question names streams whose fields the catalog knows (`stream_fields`), only
+    their fields: "response size of search" gets search's `size`, not the `bytes` other
+    services log, and a plain-text stream gets none.
+    """
+    carried = _mentioned_stream_fields(catalog, question_words)
+    fields = [f for f in catalog.log_fields if carried is None or f in carried]
+    if not fields:
+        return {}
     docs = [words(f) + words(" ".join(catalog.log_fields[f].values[:50])) for f in fields]
     best = BM25(docs).top(list(question_words), k) or list(range(min(k, len(fields))))
     return {fields[i]: catalog.log_fields[fields[i]].values for i in best}
@@ -156,6 +164,16 @@ def _shown_metrics(catalog: Catalog, names: list[str], sep: str) -> Iterator[tup
         yield sep.join(members), metric
 
 
+def _mentioned_stream_fields(catalog: Catalog, question_words: set[str]) -> set[str] | None:
+    """The fields the streams the question names carry; None when it names none the catalog knows."""
+    carried: set[str] | None = None
+    for by_value in catalog.stream_fields.values():
+        for value, names in by_value.items():
+            if words(value) and set(words(value)) <= question_words:
+                carried = (carried or set()) | set(names)
+    return carried
+
+
 def catalog_slice(catalog: Catalog | None, question: str, k: int = 4) -> CatalogSlice:
     if catalog is None:
         return CatalogSlice("")
@@ -173,8 +191,7 @@ def catalog_slice(catalog: Catalog | None, question: str, k: int = 4) -> Catalog
         label_word = "Tags and reserved attributes" if catalog.dialect == "datadog-logs" else "Stream labels"
         lines.append(f"{label_word}: " + _labels_text(catalog.log_labels, q))
         shown += list(catalog.log_labels)
-    if catalog.log_fields:
-        best_fields = _ranked_fields(catalog, q, k)
+    if catalog.log_fields and (best_fields := _ranked_fields(catalog, q, k)):
         if catalog.dialect == "datadog-logs":
             lines.append("Attributes: " + _labels_text(best_fields, q, prefix="@"))
         else:
@@ -247,8 +264,7 @@ def compact_catalog_slice(catalog: Catalog | None, question: str, k: int = 3) ->
     if catalog.log_labels:
         lines.append("labels: " + _compact_labels(catalog.log_labels, q))
         shown += list(catalog.log_labels)
-    if catalog.log_fields:
-        best_fields = _ranked_fields(catalog, q, k)
+    if catalog.log_fields and (best_fields := _ranked_fields(catalog, q, k)):
         prefix = "@" if catalog.dialect == "datadog-logs" else ""
         lines.append("fields: " + _compact_labels(best_fields, q | set(best_fields), prefix=prefix))
         shown += list(best_fields)

@@ -14,7 +14,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from nlq.catalog import Catalog, LogField, Metric
-from nlq.log_formats import line_fields, stream_formats
+from nlq.log_formats import fields_by_stream, kind_label, line_fields, stream_formats
 from nlq.snapshot.store import open_snapshot, snapshot_names
 from nlq.snapshot.world import SNAPSHOTS_DIR
 
@@ -79,6 +79,7 @@ def derive_catalogs(names: list[str] | None = None) -> dict[str, Catalog]:
     ddl_labels: dict[str, set[str]] = defaultdict(set)
     ddl_fields: dict[str, set[str]] = defaultdict(set)
     stream_formats_seen: list[tuple[dict[str, str], str]] = []
+    stream_fields_seen: list[tuple[dict[str, str], set[str]]] = []
     for name in names or snapshot_names():
         con = open_snapshot(name)
         for metric, type_, help_, unit, family in con.execute("SELECT * FROM prom_metadata").fetchall():
@@ -91,9 +92,14 @@ def derive_catalogs(names: list[str] | None = None) -> dict[str, Catalog]:
             for key, value in labels.items():
                 log_labels[key].add(value)
         formats: dict[int, set[str]] = defaultdict(set)  # stream -> the formats of its lines
+        found: dict[int, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))  # stream -> its fields
         for stream_id, line in con.execute("SELECT stream_id, line FROM log_lines").fetchall():
-            formats[stream_id].add(line_fields(line, log_fields))
+            formats[stream_id].add(line_fields(line, found[stream_id]))
         stream_formats_seen += [(stream_labels[sid], fmt) for sid, fmts in formats.items() for fmt in fmts]
+        for stream_id, fields in found.items():
+            stream_fields_seen.append((stream_labels[stream_id], set(fields)))
+            for key, values in fields.items():
+                log_fields[key] |= values
         for metric, type_, interval, unit, desc in con.execute("SELECT * FROM dd_metrics").fetchall():
             dd_meta[metric] = (type_, interval, unit, desc)
         for metric, tags in con.execute("SELECT metric, tags FROM dd_series").fetchall():
@@ -119,7 +125,9 @@ def derive_catalogs(names: list[str] | None = None) -> dict[str, Catalog]:
                 cut.append(key)
         promql.metrics[metric] = Metric(metric, type_, help_, unit or "", labels, cut, family)
     logql = Catalog("logql", log_labels={k: sorted(v) for k, v in log_labels.items()}, log_fields=_fields(log_fields),
-                    log_formats=stream_formats(stream_formats_seen))
+                    log_formats=stream_formats(stream_formats_seen),
+                    stream_fields=fields_by_stream(stream_fields_seen,
+                                                   kind_label([labels for labels, _ in stream_fields_seen])))
     dd_metrics = Catalog("datadog-metrics")
     for metric, (type_, _interval, unit, desc) in sorted(dd_meta.items()):
         labels, cut = {}, []

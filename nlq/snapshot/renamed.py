@@ -163,7 +163,9 @@ def rename_catalog(catalog: Catalog, rename: RenameMap | None = None) -> Catalog
                    {text(k): sorted(text(v) for v in vs) for k, vs in sorted(catalog.log_labels.items())},
                    dict(sorted(fields.items())), source=catalog.source,
                    log_formats={text(k): {text(v): f for v, f in sorted(vs.items())}
-                                for k, vs in sorted(catalog.log_formats.items())})
+                                for k, vs in sorted(catalog.log_formats.items())},
+                   stream_fields={text(k): {text(v): sorted(text(n) for n in names) for v, names in sorted(vs.items())}
+                                  for k, vs in sorted(catalog.stream_fields.items())})
 
 
 def renamed_catalog_path(dialect: str) -> Path:

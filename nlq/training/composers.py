@@ -16,7 +16,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from nlq.catalog import Catalog, Metric
+from nlq.catalog import Catalog, LogField, Metric
 from nlq.log_formats import PARSER_OF
 
 # Labels that are mechanics of a metric type, never a filter or a grouping.
@@ -433,6 +433,15 @@ def _parser_for(catalog: Catalog, label: str, value: str) -> str | None:
     return PARSER_OF.get(catalog.log_formats.get(label, {}).get(value, ""))
 
 
+def _fields_of(catalog: Catalog, label: str, value: str) -> dict[str, LogField]:
+    """The parsed fields of `{label="value"}`'s lines (`catalog.stream_fields`), else every field:
+    a query on cart's logfmt lines unwraps its `size`, never the `bytes` the JSON services log."""
+    carried = catalog.stream_fields.get(label, {}).get(value)
+    if carried is None:
+        return catalog.log_fields
+    return {name: f for name, f in catalog.log_fields.items() if name in carried}
+
+
 def _logql_selector(matchers: list[tuple[str, str, str]]) -> str:
     return "{" + ", ".join(f"{k}{op}{prom_string(v)}" for k, op, v in matchers) + "}"
 
@@ -451,7 +460,7 @@ def compose_logql(catalog: Catalog, rng: random.Random) -> Draft | None:
     # an error level to add to the stream (none when the stream is already picked by level)
     errors = level and level != stream_label and next((v for v in labels[level] if v in ("error", "err", "ERROR")),
                                                       None)
-    fields = catalog.log_fields
+    fields = _fields_of(catalog, stream_label, value)
     # Phrases make good line filters; single words such as a level or a version do not.
     texts = [
         v
