@@ -21,6 +21,7 @@ OTHER_CATALOGS = {
     "promql": {
         "api_calls_total": {"handler": ["/login", "/search", "/basket"], "code": ["200", "404", "503"],
                             "region": ["north", "south"]},
+        "rpc_served_total": {"rpc_code": ["OK", "NotFound", "Unavailable"], "rpc_method": ["Get", "Put"]},
         "api_latency_seconds_bucket": {"handler": ["/login", "/search"], "le": ["0.1", "0.5", "+Inf"]},
         "api_latency_seconds_sum": {"handler": ["/login", "/search"]},
         "api_latency_seconds_count": {"handler": ["/login", "/search"]},
@@ -157,7 +158,9 @@ def test_promql_uses_functions_that_fit_the_metric_type():
     pairs = generate_pairs(catalog_for("promql", "snapshot"), n=200, seed=4, canonical=False)
     for p in pairs:
         for bucket in re.findall(r"\w+_bucket", p.query):
-            assert "histogram_quantile" in p.query and "le" in p.query, p.query
+            # a quantile over every bucket, or the share at or under one bound (bucket over count)
+            share = re.search(rf'{bucket}\{{[^}}]*le="[\d.]+"', p.query) and bucket[:-6] + "count" in p.query
+            assert ("histogram_quantile" in p.query and "le" in p.query) or share, p.query
             assert f"rate({bucket}" in p.query, p.query
         for counter in re.findall(r"\b\w+_total\b", p.query):
             if not p.query.startswith("absent("):
@@ -174,9 +177,12 @@ def test_promql_uses_functions_that_fit_the_metric_type():
 # exclude lists.
 IDIOMS = {
     "promql": [r"\* on \(pod\) group_left \(team\) pod_owner_info", r"^count by", r"\) / sum",
-               r" [<>] \d+$", r"offset 1[dw]\)", r"\* 100$", r"\[\d+[hd]:1m\]\)$", r"^(top|bottom)k\(\d+, \w+(\{[^}]*\})?\)$"],
+               r" [<>] \d+$", r"offset 1[dw]\)", r"\* 100$", r"\[\d+[hd]:1m\]\)$", r"^(top|bottom)k\(\d+, \w+(\{[^}]*\})?\)$",
+               r'_bucket\{[^}]*le="0\.[15]"\}\[\w+\]\)\) / sum\(rate\(api_latency_seconds_count\b', r'code!="OK"'],
     "logql": [r"^topk\(", r"bytes_(over_time|rate)\(", r"\| json \| \w+=", r"\|~ ", r"\| unwrap \w+ \| __error__=\"\" \[",
-              r"\)\) - sum\(count_over_time\(.*\] offset \w+\)\)$"],
+              r"\)\) - sum\(count_over_time\(.*\] offset \w+\)\)$",
+              r'severity="error"\} \|= "[^"]+" \[\w+\]\)\) / sum\(count_over_time\(\{[^}]*severity="error"\}',
+              r'severity="\w+"\}\[\w+\]\)\) / sum\(count_over_time\(\{app="\w+", severity="\w+"\}'],
     "datadog-metrics": [r"^sum:([\w.]+)\{.*\.as_count\(\) / sum:(?!\1\{)[\w.]+\{", r"^top\(",
                         r"^100 \* ", r"(day|week)_before\(", r"^timeshift\(.*, -1800\)$", r"^cumsum\(",
                         r"^derivative\("],
@@ -195,7 +201,7 @@ def test_the_generator_composes_each_languages_idioms_for_any_catalog(dialect):
                 "queue_depth": {"kind": "number", "values": []}}},
             dialect="logql",
         )  # fmt: skip
-    queries = {p.query for p in generate_pairs(catalog, n=120, seed=0, canonical=False)}
+    queries = {p.query for p in generate_pairs(catalog, n=200, seed=0, canonical=False)}
     missing = [idiom for idiom in IDIOMS[dialect] if not any(re.search(idiom, q) for q in queries)]
     assert not missing, f"no query matches {missing} among {len(queries)}"
     for query in queries:

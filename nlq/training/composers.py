@@ -16,7 +16,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from nlq.catalog import Catalog, LogField, Metric
+from nlq.catalog import Catalog, LogField, Metric, infer_unit
 from nlq.log_formats import PARSER_OF
 
 # Labels that are mechanics of a metric type, never a filter or a grouping.
@@ -261,6 +261,32 @@ def _p_average_from_family(kinds, pick):
     return Draft("join", "average", query, _slots(m, matchers, None, "5m"))
 
 
+def _bound_words(le: str) -> str:
+    """A latency bucket's bound as an engineer says it: `0.25` -> `250ms`, `2.5` -> `2.5s`."""
+    seconds = float(le)
+    return f"{seconds * 1000:g}ms" if seconds < 1 else f"{seconds:g}s"
+
+
+def _p_bucket_share(kinds, pick):
+    """The share of observations at or under a latency bound, from the bucket of that bound over
+    the count: `sum(rate(x_bucket{le="0.5"}[5m])) / sum(rate(x_count[5m]))`, the latency SLI."""
+    m = pick.one(f for f in kinds["family"] if (f.unit or infer_unit(f.name)) == "seconds")
+    if m is None:
+        return None
+    bounds = [le for le in m.labels.get("le", []) if re.fullmatch(r"\d+(\.\d+)?", le) and 0 < float(le) <= 60]
+    le = pick.one(bounds)
+    if le is None:
+        return None
+    matchers, _ = _prom_base(m, pick, k=pick.one([0, 1, 1]))
+    window = pick.one(["5m", "5m", "10m", "1h"])
+    part = _prom_selector(m.name, matchers + [("le", "=", le)])
+    whole = _prom_selector(m.name[: -len("_bucket")] + "_count", matchers)
+    query, kind = f"sum(rate({part}[{window}])) / sum(rate({whole}[{window}]))", "bucket_share"
+    if pick.rng.random() < PERCENT_ASKED:
+        query, kind = f"{query} * 100", "bucket_share_pct"
+    return Draft("join", kind, query, _slots(m, matchers, None, window, threshold=_bound_words(le)))
+
+
 def _p_share(kinds, pick):
     m = pick.one(kinds["counter"])
     usable = _filters(m.labels, m.high_cardinality)
@@ -270,6 +296,8 @@ def _p_share(kinds, pick):
     errors = sorted({v for v in usable[label] if re.fullmatch(r"5\d\d", v)})
     if STATUS_NAMES.search(label) and errors:
         matcher, kind = (label, "=~", "5.."), "error_ratio"
+    elif STATUS_NAMES.search(label) and "OK" in usable[label]:  # gRPC's codes: every one but OK is an error
+        matcher, kind = (label, "!=", "OK"), "not_ok_ratio"
     else:
         matcher, kind = (label, "=", pick.one(usable[label])), "share"
     others, by = _prom_base(m, pick, k=pick.one([0, 1]))
@@ -409,7 +437,7 @@ _PROM_TEMPLATES: list[tuple[Callable, str]] = [
     (_p_share, "counter"), (_p_gauge_change, "gauge"), (_p_negation, "counter"),
     (_p_include_regex, "counter"), (_p_absent, "gauge"), (_p_threshold, "gauge"),
     (_p_count_series, "gauge"), (_p_gauge_ratio, "gauge"), (_p_info_join, "gauge"),
-    (_p_peak_rate, "counter"), (_p_gauge_rank, "gauge"),
+    (_p_peak_rate, "counter"), (_p_gauge_rank, "gauge"), (_p_bucket_share, "family"),
 ]  # fmt: skip
 
 
@@ -498,6 +526,10 @@ def compose_logql(catalog: Catalog, rng: random.Random) -> Draft | None:
         options += ["contains_either"]
     if errors:
         options += ["errors", "error_share", "errors_by", "error_rate"]
+        if texts:
+            options += ["text_share"]
+    if level and level != stream_label and len(labels[level]) >= 2:
+        options += ["level_ratio"]
     if parser:  # the rest parse fields out of the line: only where a parser works on it
         if status:
             options += ["status_filter", "status_count", "status_share"]
@@ -608,9 +640,20 @@ def compose_logql(catalog: Catalog, rng: random.Random) -> Draft | None:
             return Draft("rate", "log_change", f"sum({now}) - sum({then})", {**slots, "shift": shift})
         query = f"sum(rate({sel}[5m] offset {shift}))"
         return Draft("rate", "earlier_rate", query, {**slots, "window": "5m", "shift": shift})
-    if kind == "error_share":
-        query = f"sum(count_over_time({error_sel}[{window}])) / sum(count_over_time({sel}[{window}]))"
-        return Draft("join", "log_error_ratio", query, slots)
+    if kind == "error_share":  # overall, or per group (`by` is a label other than the stream's)
+        group = by if by and by != level and pick.one([True, False]) else None
+        query = (f"{_agg('sum', group, f'count_over_time({error_sel}[{window}])')} / "
+                 f"{_agg('sum', group, f'count_over_time({sel}[{window}])')}")
+        return Draft("join", "log_error_ratio", query, {**slots, "by": group})
+    if kind == "text_share":  # the errors that mention a phrase, as a share of all errors
+        text = pick.one(texts)
+        query = (f"sum(count_over_time({error_sel} |= {prom_string(text)} [{window}])) / "
+                 f"sum(count_over_time({error_sel}[{window}]))")
+        return Draft("join", "text_share", query, {**slots, "text": text})
+    if kind == "level_ratio":  # lines of one level per line of another: "warn/error ratio"
+        first, second = pick.some(labels[level], 2)
+        count = lambda value: f"sum(count_over_time({_logql_selector(base + [(level, '=', value)])}[{window}]))"  # noqa: E731
+        return Draft("join", "level_ratio", f"{count(first)} / {count(second)}", {**slots, "levels": (first, second)})
     if kind == "status_share":  # the 5xx share of the requests a stream logged
         parsed = f"{sel} | {parser}"
         query = (f"sum(count_over_time({parsed} | {status} >= 500 [{window}])) / "

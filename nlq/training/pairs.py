@@ -288,6 +288,36 @@ PHRASES: dict[str, dict[str, list[str]]] = {
         "verbose": ["What percentage of {what}{where_v} are errors{by_v}?"],
         "jargon": ["5xx %{where}{by_j}", "err pct{where}{by_j}"],
     },
+    "not_ok_ratio": {
+        "terse": ["{what} error ratio{where}{by_t}", "non-OK share of {what}{where}{by_t}"],
+        "verbose": ["What share of {what}{where_v} did not end OK{by_v}?"],
+        "jargon": ["err ratio {what}{where}{by_j}", "{what} failures / all{where}{by_j}"],
+    },
+    "not_ok_ratio_pct": {
+        "terse": ["{what} error %{where}{by_t}", "non-OK percentage of {what}{where}{by_t}"],
+        "verbose": ["What percentage of {what}{where_v} did not end OK{by_v}?"],
+        "jargon": ["err % {what}{where}{by_j}"],
+    },
+    "bucket_share": {
+        "terse": ["share of {events}{where} under {threshold}", "fraction of {events}{where} within {threshold}"],
+        "verbose": ["What fraction of {events}{where_v} took at most {threshold}?"],
+        "jargon": ["{events}{where} <= {threshold} ratio", "sli {lat} under {threshold}{where}"],
+    },
+    "bucket_share_pct": {
+        "terse": ["percent of {events}{where} under {threshold}", "% of {events}{where} faster than {threshold}"],
+        "verbose": ["What percentage of {events}{where_v} took at most {threshold}?"],
+        "jargon": ["% {events}{where} under {threshold}"],
+    },
+    "text_share": {
+        "terse": ['share of {where_bare} errors mentioning "{text}"', '"{text}" as a share of{where} errors'],
+        "verbose": ['What fraction of the error lines{where_v} contain "{text}"?'],
+        "jargon": ['"{text}" / all errors{where}', 'pct of err lines with "{text}"{where}'],
+    },
+    "level_ratio": {
+        "terse": ["{where_bare} {level_a}/{level_b} ratio", "ratio of {level_a} to {level_b} lines{where}"],
+        "verbose": ["How many {level_a} lines{where_v} are there per {level_b} line?"],
+        "jargon": ["{level_a} vs {level_b}{where} ratio", "{level_a}:{level_b}{where}"],
+    },
     "share": {
         "terse": ["share of {what} with {part}{where}{by_t}"],
         "verbose": ["What fraction of {what}{where_v} has {part_v}{by_v}?"],
@@ -571,6 +601,9 @@ def _fill(draft: Draft, style: str) -> dict[str, str]:
         "text": s.get("text") or (s.get("texts") or [""])[0],
         "text2": (s.get("texts") or ["", ""])[-1],
         "threshold": s.get("threshold", ""),
+        "events": "requests" if "request" in what else f"{what} observations",
+        "level_a": (s.get("levels") or ("", ""))[0],
+        "level_b": (s.get("levels") or ("", ""))[1],
         "code": str(s.get("code", "")),
         "excluded": " and ".join(excluded)
         if excluded_label in SUBJECT_LABELS
