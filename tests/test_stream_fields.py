@@ -10,6 +10,7 @@ translate() retry), the prompt, the pair generator, and the data itself.
 from __future__ import annotations
 
 import re
+from collections import defaultdict
 
 import pytest
 
@@ -152,3 +153,18 @@ def test_each_side_of_a_binary_expression_is_judged_on_its_own():
              'sum(count_over_time({app="gateway"} | logfmt | amount_cents > 1 [5m]))')
     finding = _doubt(query)
     assert finding and "`amount_cents`" in finding.message and "app gateway" in finding.message
+
+
+def test_a_world_synthesized_from_a_catalog_writes_each_stream_with_its_own_fields():
+    from nlq.log_formats import line_fields
+    from nlq.snapshot.synth import SynthSpec, loki_rows
+
+    streams, lines = loki_rows(CATALOG, SynthSpec.default(hours=1), seed=1)
+    seen: dict[str, set[str]] = {}
+    for sid, _, line in lines:
+        fields: dict[str, set[str]] = defaultdict(set)
+        line_fields(line, fields)
+        seen.setdefault(streams[sid]["app"], set()).update(fields)
+    assert seen["gateway"] - {"level", "msg"} == {"resp_size", "route", "took", "upstream"}
+    assert seen["billing"] - {"level", "msg"} == {"amount_cents", "route", "took"}
+    assert seen["ledger"] == set()  # plain text: no field a parser would find

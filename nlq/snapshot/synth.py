@@ -14,8 +14,8 @@ one every engine reads) with data shaped by each metric's type:
 * Datadog metrics: counts per interval, per-second rates, wandering gauges,
   distributions as several raw values per interval;
 * Loki streams carry JSON or logfmt lines (alternating by stream, or in the format
-  the catalog's `log_formats` records for it) with every
-  catalog field; Datadog logs carry every tag, reserved attribute and @field.
+  the catalog's `log_formats` records for it) with every catalog field, or the
+  fields its `stream_fields` records for the program; Datadog logs carry every tag, reserved attribute and @field.
 
 Series per metric: labels are crossed when all combinations fit in
 `max_series`; otherwise (crossing explodes) series `i` takes the `i`-th value
@@ -274,8 +274,10 @@ def loki_rows(catalog: Catalog, spec: SynthSpec, seed: int) -> tuple[list[dict],
         ts = np.sort(rng.integers(spec.start_ms * 1_000_000, spec.start_ms * 1_000_000 + span_ns,
                                   LOG_LINES_PER_STREAM))
         log_format = _stream_format(catalog, labels, sid)
+        carried = _stream_fields(catalog, labels)
         for t in ts:
-            fields = {n: _field_value(n, f.kind, f.values, rng) for n, f in sorted(catalog.log_fields.items())}
+            fields = {n: _field_value(n, f.kind, f.values, rng) for n, f in sorted(catalog.log_fields.items())
+                      if carried is None or n in carried}
             level = labels.get("level") or ("error" if rng.random() < 0.1 else "info")
             fields.setdefault("level", level)
             fields.setdefault("msg", "request handled" if level != "error" else "request failed")
@@ -295,6 +297,14 @@ def _stream_format(catalog: Catalog, labels: dict[str, str], sid: int) -> str:
         if labels.get(label) in formats:
             return formats[labels[label]]
     return "json" if sid % 2 == 0 else "logfmt"
+
+
+def _stream_fields(catalog: Catalog, labels: dict[str, str]) -> set[str] | None:
+    """The fields the catalog records for the stream's program (`stream_fields`), else None: all."""
+    for label, by_value in catalog.stream_fields.items():
+        if labels.get(label) in by_value:
+            return set(by_value[labels[label]])
+    return None
 
 
 def _json_value(value: str, catalog: Catalog, name: str) -> object:
