@@ -105,30 +105,22 @@ def line_fields(line: str, into: dict[str, set[str]]) -> str:
     return kind
 
 
-def stream_formats(streams: Iterable[tuple[dict[str, str], str]]) -> dict[str, dict[str, str]]:
-    """The stream label that decides the format (each value always one format), with its values' formats.
-
-    Of the labels that decide it, the one with the fewest values (`service` rather than `pod`);
-    empty when none does, or when only a label with one value does (it tells nothing per stream).
+def stream_formats(streams: Iterable[tuple[dict[str, str], str]], label: str | None) -> dict[str, dict[str, str]]:
+    """`{label: {value: format}}` for each program (a value of `label`, see `kind_label`) whose
+    lines all share one format; a program that mixes formats is left out, so nothing claims
+    a parser for it.  Empty when fewer than two programs are known (one tells nothing per stream).
 
     >>> stream_formats([({"service": "a", "pod": "a-1"}, "json"), ({"service": "a", "pod": "a-2"}, "json"),
-    ...                 ({"service": "b", "pod": "b-1"}, "logfmt")])
+    ...                 ({"service": "b", "pod": "b-1"}, "logfmt"), ({"service": "c"}, "json"),
+    ...                 ({"service": "c"}, "text")], "service")
     {'service': {'a': 'json', 'b': 'logfmt'}}
     """
-    seen: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
-    unlabelled: set[str] = set()  # labels some stream lacks cannot decide every stream
-    streams = list(streams)
+    seen: dict[str, set[str]] = defaultdict(set)
     for labels, fmt in streams:
-        for key, value in labels.items():
-            seen[key][value].add(fmt)
-    for labels, _ in streams:
-        unlabelled |= set(seen) - set(labels)
-    deciding = [key for key, values in seen.items()
-                if key not in unlabelled and len(values) > 1 and all(len(f) == 1 for f in values.values())]
-    if not deciding:
-        return {}
-    best = min(deciding, key=lambda key: (len(seen[key]), key))
-    return {best: {value: next(iter(fmts)) for value, fmts in sorted(seen[best].items())}}
+        if label in labels:
+            seen[labels[label]].add(fmt)
+    single = {value: next(iter(fmts)) for value, fmts in sorted(seen.items()) if len(fmts) == 1}
+    return {label: single} if label and len(single) > 1 else {}
 
 
 def kind_label(streams: list[dict[str, str]]) -> str | None:

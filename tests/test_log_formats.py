@@ -41,13 +41,16 @@ def test_a_line_of_prose_with_one_equals_sign_is_text_not_logfmt():
     assert detect_format('{"not": "closed"') == "text"
 
 
-def test_the_deciding_label_is_the_one_with_fewest_values_and_mixed_labels_decide_nothing():
+def test_formats_are_recorded_per_program_and_a_program_that_mixes_them_gets_none():
     streams = [({"service": "a", "pod": "a-1", "level": "info"}, "json"),
                ({"service": "a", "pod": "a-2", "level": "error"}, "json"),
-               ({"service": "b", "pod": "b-1", "level": "info"}, "logfmt")]
-    assert stream_formats(streams) == {"service": {"a": "json", "b": "logfmt"}}
-    assert stream_formats([({"level": "info"}, "json"), ({"level": "info"}, "logfmt")]) == {}
-    assert stream_formats([({"ns": "x"}, "json")]) == {}  # one value tells nothing per stream
+               ({"service": "b", "pod": "b-1", "level": "info"}, "logfmt"),
+               ({"service": "c", "pod": "c-1", "level": "info"}, "json"),
+               ({"service": "c", "pod": "c-1", "level": "info"}, "text")]
+    assert stream_formats(streams, "service") == {"service": {"a": "json", "b": "logfmt"}}
+    assert stream_formats(streams, None) == {}
+    assert stream_formats([({"service": "a"}, "json"), ({"service": "b"}, "json"), ({"service": "b"}, "text")],
+                          "service") == {}  # one program known tells nothing per stream
 
 
 def test_the_snapshot_catalog_records_the_format_each_service_was_written_in():

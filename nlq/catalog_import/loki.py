@@ -33,7 +33,7 @@ from nlq.catalog_import.common import (
     top_values,
 )
 from nlq.catalog_import.http import HttpClient, ImportFailure, require
-from nlq.log_formats import fields_by_stream, kind_label, line_fields
+from nlq.log_formats import fields_by_stream, kind_label, line_fields, stream_formats
 
 SYSTEM = "Loki server"
 DEFAULT_LINES_PER_KIND = 200
@@ -112,7 +112,7 @@ def import_loki(
         if cut:
             notes.append(f"label {name}: {len(observed)} values, kept the {max_values} most frequent")
     fields: dict[str, set[str]] = defaultdict(set)
-    formats: dict[str, set[str]] = defaultdict(set)
+    formats: list[tuple[dict[str, str], str]] = []  # (a kind's labels, the format of one of its lines)
     carried: list[tuple[dict[str, str], set[str]]] = []  # (a kind's labels, the fields of its lines)
     label = kind_label(streams)
     kinds = stream_kinds(streams, label)
@@ -129,17 +129,18 @@ def import_loki(
             for entry in stream["values"]:
                 require(isinstance(entry, list) and len(entry) >= 2 and isinstance(entry[1], str),
                         "/loki/api/v1/query_range: a value that is not [ts, line]", SYSTEM)
-                formats[dict(kind)[label]].add(line_fields(entry[1], kind_fields))
+                formats.append((dict(kind), line_fields(entry[1], kind_fields)))
         carried.append((dict(kind), set(kind_fields)))
         for name, seen in kind_fields.items():
             fields[name] |= seen
     catalog.log_fields = log_fields(fields)
     catalog.stream_fields = fields_by_stream(carried, label)
-    single = {value: next(iter(f)) for value, f in sorted(formats.items()) if len(f) == 1}
-    if label and len(single) > 1:  # the parser each program's streams need (nlq.log_formats)
-        catalog.log_formats = {label: single}
+    catalog.log_formats = stream_formats(formats, label)  # the parser each program's lines need
     if label:
-        shown = ", ".join(f"{k}: {'/'.join(sorted(f))}" for k, f in sorted(formats.items()))
+        by_program: dict[str, set[str]] = defaultdict(set)
+        for labels, fmt in formats:
+            by_program[labels[label]].add(fmt)
+        shown = ", ".join(f"{k}: {'/'.join(sorted(f))}" for k, f in sorted(by_program.items()))
         notes.append(f"line formats by {label}: {shown or 'no lines in the window'}")
     if not names:
         notes.append("no stream has lines in the window: widen it with --since or --start/--end")

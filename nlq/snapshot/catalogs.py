@@ -124,10 +124,10 @@ def derive_catalogs(names: list[str] | None = None) -> dict[str, Catalog]:
             if was_cut:
                 cut.append(key)
         promql.metrics[metric] = Metric(metric, type_, help_, unit or "", labels, cut, family)
+    program = kind_label([labels for labels, _ in stream_fields_seen])  # the label naming each stream's program
     logql = Catalog("logql", log_labels={k: sorted(v) for k, v in log_labels.items()}, log_fields=_fields(log_fields),
-                    log_formats=stream_formats(stream_formats_seen),
-                    stream_fields=fields_by_stream(stream_fields_seen,
-                                                   kind_label([labels for labels, _ in stream_fields_seen])))
+                    log_formats=stream_formats(stream_formats_seen, program),
+                    stream_fields=fields_by_stream(stream_fields_seen, program))
     dd_metrics = Catalog("datadog-metrics")
     for metric, (type_, _interval, unit, desc) in sorted(dd_meta.items()):
         labels, cut = {}, []
