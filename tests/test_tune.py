@@ -219,17 +219,31 @@ def test_tune_on_a_gpu_torch_cannot_see_is_a_usage_error(tmp_path):
 
 
 def test_the_shipped_adapter_is_for_the_snapshot_catalogs_and_loads_by_default():
-    """Its record must match the catalogs it serves: a changed snapshot catalog needs a new adapter."""
+    """Its record must match the catalogs it serves: a changed snapshot catalog needs a new
+    adapter, or a measurement of this one on it, recorded with the report that holds it."""
     from nlq.constrain.narrow import catalog_fingerprint
-    from nlq.models.adapter import DEFAULT_ADAPTER, default_adapter, read_info
+    from nlq.models.adapter import DEFAULT_ADAPTER, default_adapter, read_info, served_catalogs
     from nlq.translate import default_catalog
 
     info = read_info(DEFAULT_ADAPTER)
     assert default_adapter() == DEFAULT_ADAPTER and info["load_by_default"] is True
     assert info["prompt_style"] == "compact" and info["prompt_examples"] == 2
     for dialect in ("promql", "logql", "datadog-metrics", "datadog-logs"):
-        assert info["catalogs"][dialect]["fingerprint"] == catalog_fingerprint(default_catalog(dialect)), dialect
+        assert catalog_fingerprint(default_catalog(dialect)) in served_catalogs(info, dialect), dialect
+    for entry in info.get("rechecked", []):
+        assert (DEFAULT_ADAPTER.parents[1] / entry["report"]).is_file(), entry
     assert {"evals/promql.jsonl", "snapshots/renamed/cases/promql.jsonl"} <= set(info["training"]["held_back"])
+
+
+def test_an_adapter_serves_the_catalog_it_was_trained_on_and_those_it_was_rechecked_on():
+    from nlq.models.adapter import served_catalogs
+
+    info = {"catalogs": {"promql": {"fingerprint": "p1"}, "logql": {"fingerprint": "l1"}},
+            "rechecked": [{"catalogs": {"logql": "l2"}, "report": "reports/x/README.md"}]}
+    assert served_catalogs(info, "promql") == {"p1"}
+    assert served_catalogs(info, "logql") == {"l1", "l2"}
+    assert served_catalogs(info, "datadog-logs") == set()
+    assert served_catalogs({}, "logql") == set()
 
 
 def test_default_adapter_loads_only_when_marked_so(tmp_path, monkeypatch):

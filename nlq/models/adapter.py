@@ -16,7 +16,10 @@ retrieved pairs, and the grammar is narrowed to the request's catalog, so a
 catalog the adapter never saw gets names from the prompt.  Measured: on two
 catalogs it never saw it beat the base model with retrieval (adapters/shop/README.md).
 `nlq-adapter.json` records the fingerprints it was trained on
-(`backend.adapter_catalogs`) for reports.
+(`backend.adapter_catalogs`) for reports.  A catalog that changed later is served
+only after a retrain or a measurement: `"rechecked"` entries name the new
+fingerprints and the report that measured the adapter on them
+(`served_catalogs`).
 
     >>> backend = load_model("embedded")            # adapters/shop merged, when shipped  # doctest: +SKIP
     >>> backend.prompt_style, backend.name          # doctest: +SKIP
@@ -76,6 +79,15 @@ def read_info(path: Path) -> dict:
         return json.loads((Path(path) / ADAPTER_INFO).read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise UsageError(f"{path}: unreadable {ADAPTER_INFO}: {exc}") from None
+
+
+def served_catalogs(info: dict, dialect: str) -> set[str]:
+    """Fingerprints of the `dialect` catalogs the adapter is known to serve: the one it was
+    trained on, and each it was measured on after that catalog changed without a retrain
+    (a `"rechecked"` entry: `{"catalogs": {dialect: fingerprint}, "report": path}`)."""
+    trained = info.get("catalogs", {}).get(dialect, {}).get("fingerprint")
+    rechecked = {entry.get("catalogs", {}).get(dialect) for entry in info.get("rechecked", [])}
+    return {fingerprint for fingerprint in {trained, *rechecked} if fingerprint}
 
 
 def mark_prompt(backend: Any, info: dict) -> None:
