@@ -88,3 +88,16 @@ def test_generate_reuses_the_last_prompt_and_answers_the_same(model, monkeypatch
     assert cached.cached_tokens >= len(model.render(FIRST)) - 2
     assert plain.cached_tokens == 0
     assert cached.texts == plain.texts
+
+
+@pytest.mark.model
+def test_decoding_passes_the_cache_without_deprecation_warnings(model):
+    """transformers 5 warns on every forward that gets `past_key_values`; `nlq ask` printed it."""
+    import warnings
+
+    grammar = ConstraintGrammar(TOY)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FutureWarning)
+        single = model.generate([FIRST], grammar, max_tokens=24)[0]
+        batch = model.generate([FIRST], grammar, n=2, temperature=0.8, max_tokens=24)[0]
+    assert single.texts[0].startswith("sum(rate(") and len(batch.texts) == 2

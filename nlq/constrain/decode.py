@@ -37,6 +37,7 @@ which are memory-bound and lose to a second spinning thread on a busy machine.
 
 from __future__ import annotations
 
+import inspect
 import threading
 import time
 from dataclasses import dataclass, field
@@ -136,6 +137,12 @@ class PrefixCache:
             self._ids, self._layers = [], []
 
 
+def _cache_argument(model: Any) -> str:
+    """The name forward() takes the KV cache by: transformers 5 renamed `past_key_values` to
+    `cache`, and the old name warns on every step (on the user's terminal, in `nlq ask`)."""
+    return "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
+
+
 def _prefill(model: Any, ids: list[int], device: Any, prefix_cache: PrefixCache | None) -> tuple[Any, Any, int]:
     """(last logits, KV cache, tokens reused) after running `ids` through `model`."""
     import torch
@@ -144,7 +151,7 @@ def _prefill(model: Any, ids: list[int], device: Any, prefix_cache: PrefixCache 
     reused, layers = prefix_cache.lookup(ids) if prefix_cache is not None else (0, [])
     past = DynamicCache(ddp_cache_data=layers, config=model.config) if reused else None
     input_ids = torch.tensor([ids[reused:]], dtype=torch.long, device=device)
-    out = model(input_ids=input_ids, past_key_values=past, use_cache=True)
+    out = model(input_ids=input_ids, use_cache=True, **{_cache_argument(model): past})
     if prefix_cache is not None:
         prefix_cache.store(ids, out.past_key_values)
     return out.logits[:, -1, :], out.past_key_values, reused
@@ -334,6 +341,7 @@ def _decode(
     finally:
         if prefill_threads and device.type == "cpu":
             torch.set_num_threads(decode_threads)
+    cache_argument = _cache_argument(model)
     if n > 1:
         past.reorder_cache(torch.zeros(n, dtype=torch.long, device=device))
         logits = logits.expand(n, -1)
@@ -403,7 +411,7 @@ def _decode(
             step_ids = torch.tensor(
                 [[f[0] if f else eos_token_id] for f in feed], dtype=torch.long, device=device
             )
-        out = model(input_ids=step_ids, past_key_values=past, use_cache=True)
+        out = model(input_ids=step_ids, use_cache=True, **{cache_argument: past})
         past = out.past_key_values
         logits = out.logits[:, -1, :]
         steps += 1
