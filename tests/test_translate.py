@@ -357,3 +357,13 @@ def test_an_answer_that_parses_a_logfmt_stream_as_json_is_retried_and_kept_only_
     assert result.ok and result.query == wrong
     assert result.warnings == ["service cart writes logfmt lines: `| json` extracts nothing from them; use "
                                "`| logfmt` (no retry did better): check it before you run it"]
+
+
+def test_a_rate_of_a_gauge_is_retried_and_the_answer_that_fits_the_type_is_kept():
+    """Valid PromQL that reads a gauge's falls as counter resets (nlq.metric_use)."""
+    wrong, right = 'sum(rate(up{job="api"}[5m]))', 'sum(up{job="api"})'
+    model = ScriptedModel([wrong, wrong, right, wrong])
+    result = translate("how many api targets are up", "promql", fixture_catalog("promql"), model,
+                       bank=fixture_bank("promql"))
+    assert result.ok and result.query == right and not result.warnings
+    assert result.attempts[0].error_kind == "metric" and "up is a gauge" in model.prompts[1][-1]["content"]
