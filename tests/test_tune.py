@@ -110,7 +110,7 @@ def test_adapter_loads_merged_and_asks_for_the_compact_prompt(tuned):
     assert tuned_model.prompt_style == "compact"
     assert tuned_model.prompt_examples == 2
     assert tuned_model.name == f"embedded:SmolLM2-135M-Instruct+adapter:{tuned.name}"
-    assert tuned_model.adapter_catalogs.keys() == {"promql"}
+    assert tuned_model.adapter_info["catalogs"].keys() == {"promql"}
     # merged: plain modules again (no LoRA layers left), weights moved where LoRA was
     assert not any("lora" in name for name, _ in tuned_model.model.named_parameters())
     layer = 0

@@ -16,7 +16,7 @@ retrieved pairs, and the grammar is narrowed to the request's catalog, so a
 catalog the adapter never saw gets names from the prompt.  Measured: on two
 catalogs it never saw it beat the base model with retrieval (adapters/shop/README.md).
 `nlq-adapter.json` records the fingerprints it was trained on
-(`backend.adapter_catalogs`) for reports.  A catalog that changed later is served
+(`backend.adapter_info["catalogs"]`).  A catalog that changed later is served
 only after a retrain or a measurement: `"rechecked"` entries name the new
 fingerprints and the report that measured the adapter on them
 (`served_catalogs`).
@@ -102,8 +102,7 @@ def apply_adapter(backend: Any, path: str | Path) -> Any:
 
     Sets `backend.prompt_style` and `backend.prompt_examples` (what translate()
     renders), `backend.name`
-    (`embedded:SmolLM2-135M-Instruct+adapter:shop`), `backend.adapter_catalogs`
-    and `backend.adapter_info`.
+    (`embedded:SmolLM2-135M-Instruct+adapter:shop`) and `backend.adapter_info`.
     """
     from peft import PeftModel
 
@@ -119,6 +118,5 @@ def apply_adapter(backend: Any, path: str | Path) -> Any:
     backend.model.eval()
     mark_prompt(backend, info)
     backend.adapter_info = info
-    backend.adapter_catalogs = {d: c.get("fingerprint") for d, c in info.get("catalogs", {}).items()}
     backend.name = f"{backend.name}+adapter:{path.name}"
     return backend
