@@ -126,13 +126,12 @@ def _first_repeat(values: tuple) -> Any:
 
 
 def _first_contradiction(values: tuple) -> tuple[Any, Any] | None:
-    """(a condition, the one it negates) for the first condition in `values` whose negation is there too."""
-    for part in values:
-        negation = _negation(part)
-        if negation is not None:
-            for other in values:
-                if other == negation:
-                    return part, other
+    """(a condition, the earlier one it contradicts) for the first condition in `values` that
+    negates, or is negated by, one written before it."""
+    for later, part in enumerate(values):
+        for other in values[:later]:
+            if _negation(part) == other or _negation(other) == part:
+                return part, other
     return None
 
 

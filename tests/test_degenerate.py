@@ -48,6 +48,7 @@ def test_the_finding_points_at_the_repeat_or_at_the_whole_operation():
         ("datadog-logs", "service:payments -service:payments @error.kind:Timeout",
          "-service:payments negates service:payments: no line or series can meet both"),
         ("datadog-logs", "service:a OR -service:a", "-service:a negates service:a: one of them always holds"),
+        ("datadog-logs", "-service:a service:a", "service:a negates -service:a"),
     ],
 )
 def test_repeats_and_self_cancelling_operations_are_named(dialect, query, expected):

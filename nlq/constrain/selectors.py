@@ -10,8 +10,8 @@ again.  Kept out of the language, greedy decoding takes its next choice, a
 metric name, at the first token.
 
 `named_selectors` rewrites the grammar's text for generation only: the vector
-selector keeps its `metric_name [label_matchers]` form and loses the bare
-`label_matchers` one.  The language shrinks and never grows, so everything it
+selector keeps its `metric_name [label_matchers]` form, and braces alone only
+when they open with a quoted metric name (`{"http.server.duration", a="b"}`).  The language shrinks and never grows, so everything it
 allows the full grammar accepts; `nlq validate` and the editor still take a
 nameless selector, and warn about it.
 """
@@ -22,6 +22,9 @@ from nlq.constrain import larktext
 
 #: the alternative that selects by labels alone
 _NAMELESS = "label_matchers"
+#: what stays of it: braces that open with the metric's quoted name (Prometheus 3, for names
+#: such as OTel's `http.server.duration` that are no identifier)
+_QUOTED_FIRST = '"{" quoted_metric ["," [matcher_item ("," matcher_item)* [","]]] "}"'
 
 
 def named_selectors(text: str) -> str:
@@ -31,6 +34,7 @@ def named_selectors(text: str) -> str:
     kept = [alternative for alternative in alternatives if alternative != _NAMELESS]
     if len(kept) != len(alternatives) - 1:
         raise ValueError("promql.lark's vector_selector no longer has a bare label_matchers alternative")
+    kept.append(_QUOTED_FIRST)
     body = f"{selector.prefix}vector_selector: " + "\n    | ".join(kept)
     return larktext.replace_definitions(text, {"vector_selector": body}, [],
                                         header="selectors name their metric (nlq.constrain.selectors)")
