@@ -1,12 +1,14 @@
-"""Valid queries that say nothing: a part repeated, or an expression set against itself.
+"""Valid queries that say nothing: a part repeated, a condition beside its negation, or an
+expression set against itself.
 
 Grammar-constrained decoding guarantees a query that parses and names only
 what the catalog holds; it cannot stop a small model from writing
-`up{job="node", job="node"}` or a "ratio" of a series to itself, which the
-grammar has no way to forbid (refusing a repeat is context-sensitive).  Such a
-query is valid PromQL, so the checks accept it, yet it answers no question:
-`x / x` is 1 wherever x exists, `x - x` is 0, `x unless x` is empty, and a
-matcher written twice filters nothing more.  The shipped adapter wrote one in
+`up{job="node", job="node"}`, `service:payments -service:payments` or a
+"ratio" of a series to itself, which the grammar has no way to forbid
+(refusing a repeat is context-sensitive).  Such a query is valid, so the
+checks accept it, yet it answers no question: `x / x` is 1 wherever x exists,
+`x - x` is 0, `x unless x` is empty, a matcher written twice filters nothing
+more, and a condition AND-ed with its negation keeps nothing.  The shipped adapter wrote one in
 13 of its 151 valid PromQL answers on the 2026-12-06 runs, every one wrong.
 
 `degenerate(ast, text)` finds the first such thing in any dialect's AST (all four
@@ -59,6 +61,11 @@ PART_NAMES = {"matchers": "matcher", "operands": "condition", "values": "value",
 #: the same: x / x, x - x, x % x, x atan2 x, x and x, x or x, x unless x, x > x.
 #: Not ==: `x == x` keeps the samples that are not NaN, a real idiom; not + * ^: 2x, x².
 SELF_CANCELLING_OPS = frozenset({"/", "-", "%", "atan2", "and", "or", "unless", "!=", "<", ">", "<=", ">="})
+#: tuple fields of conditions that are AND-ed (OR-ed where the node's class name ends in "Or"):
+#: a condition beside its own negation matches nothing (or everything)
+CONDITION_FIELDS = frozenset({"matchers", "operands"})
+#: a label matcher's operator and the one that negates it
+_NEGATED_OPS = {"=": "!=", "!=": "=", "=~": "!~", "!~": "=~"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -80,6 +87,11 @@ def degenerate(node: Any, text: str) -> Finding | None:
                 continue
             if field.name in UNORDERED_FIELDS and (repeat := _first_repeat(value)) is not None:
                 return Finding(f"the {PART_NAMES[field.name]} {_shown(repeat, text)} is written twice", span_of(repeat))
+            if field.name in CONDITION_FIELDS and (found := _first_contradiction(value)) is not None:
+                part, negated = found
+                outcome = ("one of them always holds, so it filters nothing" if type(item).__name__.endswith("Or")
+                           else "no line or series can meet both")
+                return Finding(f"{_shown(part, text)} negates {_shown(negated, text)}: {outcome}", span_of(part))
             if field.name in ORDERED_FIELDS:
                 for before, after in zip(value, value[1:], strict=False):
                     if before == after:
@@ -110,6 +122,27 @@ def _first_repeat(values: tuple) -> Any:
         if value in seen:
             return value
         seen.append(value)
+    return None
+
+
+def _first_contradiction(values: tuple) -> tuple[Any, Any] | None:
+    """(a condition, the earlier one it contradicts) for the first condition in `values` that
+    negates, or is negated by, one written before it."""
+    for later, part in enumerate(values):
+        for other in values[:later]:
+            if _negation(part) == other or _negation(other) == part:
+                return part, other
+    return None
+
+
+def _negation(part: Any) -> Any:
+    """What `part` negates: the operand of a NOT (`-service:x`, `!env:prod`), or the matcher with the
+    opposite operator (`job!="api"` negates `job="api"`); None for anything else."""
+    kind = type(part).__name__
+    if kind in ("Not", "FilterNot", "ValueNot"):
+        return part.operand
+    if kind == "Matcher" and getattr(part, "op", None) in _NEGATED_OPS:
+        return dataclasses.replace(part, op=_NEGATED_OPS[part.op])
     return None
 
 

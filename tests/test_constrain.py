@@ -158,6 +158,20 @@ def test_promql_generation_calls_take_what_their_signatures_say(narrowed, query,
 
 
 @pytest.mark.parametrize("query, allowed", [
+    ('up{job="api"}', True),
+    ("sum(rate(http_requests_total[5m]))", True),
+    ('{job="api"}', False),                        # every metric of those series
+    ('count({service="cart"})', False),
+    ('sum(rate({service="cart"}[5m]))', False),
+])
+def test_promql_generation_selectors_name_their_metric(narrowed, query, allowed):
+    """No question means every metric of some series; validation still takes it (nlq.constrain.selectors)."""
+    assert accepts(narrowed["promql"].lark, query) is allowed
+    assert accepts(narrowed_grammar("promql", None, disk_cache=False).lark, query) is allowed
+    assert lark.Lark(grammar_file("promql").read_text(), parser="earley", lexer="dynamic").parse(query)
+
+
+@pytest.mark.parametrize("query, allowed", [
     ('sum by (level) (count_over_time({env="prod"} [5m]))', True),
     ('rate({service="cart"} [5m])', True),
     ('rate({service="cart"} | json | unwrap status [5m])', True),  # rate takes either

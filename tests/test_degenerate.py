@@ -40,6 +40,15 @@ def test_the_finding_points_at_the_repeat_or_at_the_whole_operation():
         ("datadog-metrics", "sum:x.y{*} by {team,team}", "the tag team is written twice"),
         ("datadog-logs", "service:a @http.status_code:500 @http.status_code:500",
          "the condition @http.status_code:500 is written twice"),
+        # a condition beside its own negation
+        ("promql", 'up{job="api", job!="api"}', 'job!="api" negates job="api": no line or series can meet both'),
+        ("promql", 'up{job=~"a|b", job!~"a|b"}', 'job!~"a|b" negates job=~"a|b"'),
+        ("logql", '{app="a", app!="a"}', 'app!="a" negates app="a"'),
+        ("datadog-metrics", "avg:x.y{env:prod,!env:prod}", "!env:prod negates env:prod"),
+        ("datadog-logs", "service:payments -service:payments @error.kind:Timeout",
+         "-service:payments negates service:payments: no line or series can meet both"),
+        ("datadog-logs", "service:a OR -service:a", "-service:a negates service:a: one of them always holds"),
+        ("datadog-logs", "-service:a service:a", "service:a negates -service:a"),
     ],
 )
 def test_repeats_and_self_cancelling_operations_are_named(dialect, query, expected):
@@ -62,6 +71,9 @@ def test_repeats_and_self_cancelling_operations_are_named(dialect, query, expect
         ("logql", 'sum(count_over_time({app="a"} |= "x" [5m])) / sum(count_over_time({app="a"}[5m]))'),
         ("datadog-metrics", "sum:x.y{env:prod} / sum:x.y{env:dev}"),
         ("datadog-logs", "service:a status:error -status:warn"),
+        ("datadog-logs", "service:a -(service:a @http.status_code:500)"),  # a NOT of more than the term
+        ("promql", 'up{job!="api", job!~"a.*"}'),
+        ("logql", '{app="a"} != "a"'),
     ],
 )
 def test_what_real_queries_repeat_is_not_degenerate(dialect, query):

@@ -232,14 +232,16 @@ def test_the_generation_grammar_writes_every_query_the_checks_accept():
     """The generation grammar types calls and keeps ranges inside them (nlq.constrain.calls):
     it must still write, in canonical form, every valid corpus query the checks accept.  A
     query that is a range vector at the top is wrapped in count_over_time, the one place a
-    generated range may stand."""
+    generated range may stand.  A query selecting by labels alone (`{job="a"}`) it must
+    refuse: generated selectors name their metric (nlq.constrain.selectors)."""
     from corpus_util import generation_grammar_acceptor
 
+    from nlq.degenerate import ast_nodes
     from nlq.dialects.promql import ast
     from nlq.dialects.promql.checks import _strip
 
     generation_accepts = generation_grammar_acceptor("promql")
-    refused, count = [], 0
+    refused, nameless_written, count, nameless = [], [], 0, 0
     for name, query, _expected in expectations(full=True):
         if name not in VALID_FILES or not verdict(query)[0]:
             continue
@@ -247,8 +249,15 @@ def test_the_generation_grammar_writes_every_query_the_checks_accept():
         canonical = PROMQL.format(node)
         if isinstance(_strip(node), (ast.MatrixSelector, ast.Subquery)):
             canonical = f"count_over_time({canonical})"
+        if any(isinstance(n, ast.VectorSelector) and not n.name for n in ast_nodes(node)):
+            nameless += 1
+            if generation_accepts(canonical):
+                nameless_written.append(f"{name}: {canonical}")
+            continue
         count += 1
         if not generation_accepts(canonical):
             refused.append(f"{name}: {canonical}")
-    print(f"\nPromQL generation grammar: {count - len(refused)}/{count} valid corpus queries")
+    print(f"\nPromQL generation grammar: {count - len(refused)}/{count} valid corpus queries, "
+          f"{nameless - len(nameless_written)}/{nameless} nameless selectors refused")
     assert not refused, "\n".join(refused[:20])
+    assert nameless > 0 and not nameless_written, "\n".join(nameless_written[:20])

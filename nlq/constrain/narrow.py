@@ -55,10 +55,11 @@ from nlq.constrain.aggregations import as_loki_validates
 from nlq.constrain.calls import typed_calls
 from nlq.constrain.grammar import ConstraintGrammar, GrammarError
 from nlq.constrain.grounding import Mentions, grounded_values, withheld
+from nlq.constrain.selectors import named_selectors
 from nlq.grammar import grammar_text
 
 #: bump when the narrowing output changes, to invalidate disk caches
-NARROW_VERSION = 15
+NARROW_VERSION = 16
 #: per-metric scoping clones the selector rules once per group of metrics (`scope_groups`);
 #: llguidance's Earley parser then predicts every clone where a metric may start.  Measured:
 #: 200 or 1,000 clones exceed its 50,000-item limit per mask ("Too many items"); 100 cost
@@ -671,13 +672,17 @@ _IGNORE_COMMENT = re.compile(r"^%ignore\s+COMMENT\s*$\n?", re.MULTILINE)
 
 
 #: generation-only rewrites of a dialect's grammar text, before narrowing
-GENERATION_REWRITES = {"promql": typed_calls, "logql": as_loki_validates}
+def _promql_for_generation(text: str) -> str:
+    return named_selectors(typed_calls(text))
+
+
+GENERATION_REWRITES = {"promql": _promql_for_generation, "logql": as_loki_validates}
 
 
 def generation_source(dialect: str) -> str:
     """The dialect's grammar as generation starts from it: the file, rewritten where a
-    construct the checks always refuse can be kept out of the language (nlq.constrain.calls,
-    nlq.constrain.aggregations)."""
+    construct the checks always refuse, or no question means, can be kept out of the
+    language (nlq.constrain.calls, nlq.constrain.aggregations, nlq.constrain.selectors)."""
     text = grammar_text(grammar_file(dialect))
     rewrite = GENERATION_REWRITES.get(dialect)
     return rewrite(text) if rewrite else text
