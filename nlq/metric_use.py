@@ -5,7 +5,7 @@ Three mistakes a small model makes that parse, pass the catalog check (every
 name exists) and still answer a different question:
 
 * **a selector with no metric name.**  `{service="search"}` selects every metric
-  of those series (117 of them on the snapshot, histogram buckets and all); no
+  of those series (117 series on the snapshot, histogram buckets and all); no
   question about a service means that.  People write it to explore, with
   `__name__` when they mean a set of metrics (`{__name__=~"node_.*"}`), which
   stays allowed.

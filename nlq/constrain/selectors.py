@@ -1,7 +1,7 @@
 """PromQL selectors that name their metric: a grammar for generation only.
 
 `{service="search"}` is valid PromQL: every metric of every series that carries
-the label, 117 of them on the snapshot, histogram buckets and all.  People
+the label, 117 series on the snapshot, histogram buckets and all.  People
 write it to explore a target or, with `__name__`, a family of metrics; no
 question put to nlq means it.  The shipped adapter wrote one for "search
 targets currently scraping ok" and for "checkout pods not from the new
