@@ -8,8 +8,9 @@ what the catalog holds; it cannot stop a small model from writing
 (refusing a repeat is context-sensitive).  Such a query is valid, so the
 checks accept it, yet it answers no question: `x / x` is 1 wherever x exists,
 `x - x` is 0, `x unless x` is empty, a matcher written twice filters nothing
-more, and a condition AND-ed with its negation keeps nothing.  The shipped adapter wrote one in
-13 of its 151 valid PromQL answers on the 2026-12-06 runs, every one wrong.
+more, and a condition AND-ed with its negation keeps nothing.  The shipped
+adapter wrote one in 13 of its 151 valid PromQL answers on the 2026-12-06
+runs, every one wrong.
 
 `degenerate(ast, text)` finds the first such thing in any dialect's AST (all four
 are frozen dataclasses whose spans stay out of equality, so "the same" is

@@ -2,8 +2,9 @@
 
 A query can parse and pass the catalog check and still be no answer:
 it repeats itself (nlq.degenerate), parses a stream with a parser that fails on
-its lines, or filters on a field its stream never carries (nlq.log_formats), takes
-the rate of a gauge or groups by a label its series never carry (nlq.metric_use).
+its lines, or filters on a field its stream never carries (nlq.log_formats), names
+no metric, takes the rate of a gauge or groups by a label its series never carry
+(nlq.metric_use).
 translate() retries such an answer with the reason fed back and keeps it, with a
 warning, when no retry does better; `nlq validate`, the API and the editor warn.
 Each doubt has a code (the translate error kind and the editor's diagnostic code).

@@ -40,12 +40,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from nlq import dialects
 from nlq.degenerate import Finding, ast_nodes, span_of
 
 #: functions that assume a counter: every fall is read as a reset
 COUNTER_FUNCTIONS = frozenset({"rate", "irate", "increase"})
-#: metric types whose samples only go up (a histogram's or summary's _count, _sum and _bucket)
-COUNTING_TYPES = frozenset({"counter", "histogram", "summary"})
 #: calls whose result drops a label of their argument
 _DROPS = {"histogram_quantile": frozenset({"le"})}
 #: calls whose result carries no label of their arguments
@@ -64,7 +63,7 @@ def misused_metric(node: Any, catalog: Any) -> Finding | None:
     for item in ast_nodes(node):
         kind = type(item).__name__
         if kind == "VectorSelector" and _nameless(item):
-            shown = "{" + ", ".join(f'{m.name}{m.op}"{m.value}"' for m in item.matchers) + "}"
+            shown = dialects.get("promql").format(item)
             return Finding(f"`{shown}` names no metric: it selects every metric those series have", span_of(item))
         if kind == "Call" and item.func in COUNTER_FUNCTIONS and (finding := _rate_of_gauge(item, metrics)):
             return finding

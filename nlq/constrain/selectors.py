@@ -11,9 +11,10 @@ metric name, at the first token.
 
 `named_selectors` rewrites the grammar's text for generation only: the vector
 selector keeps its `metric_name [label_matchers]` form, and braces alone only
-when they open with a quoted metric name (`{"http.server.duration", a="b"}`).  The language shrinks and never grows, so everything it
-allows the full grammar accepts; `nlq validate` and the editor still take a
-nameless selector, and warn about it.
+when they open with a quoted metric name (`{"http.server.duration", a="b"}`).
+The language shrinks and never grows, so everything it allows the full
+grammar accepts; `nlq validate` and the editor still take a nameless
+selector, and warn about it.
 """
 
 from __future__ import annotations
