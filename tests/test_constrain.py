@@ -273,6 +273,17 @@ def test_datadog_logs_generation_values_belong_to_their_key(narrowed, query, all
     assert accepts(narrowed["datadog-logs"].lark, query) is allowed
 
 
+@needs_grammar("datadog-logs")
+def test_a_key_grounding_withheld_takes_no_comparison():
+    """Grounding withholds every service when the question names none ("failed logins"), and
+    keeps numbers: an emptied key held names, so it compares and ranges no more than before."""
+    text = narrowed_grammar("datadog-logs", catalog("datadog-logs"), disk_cache=False, question="failed logins").lark
+    assert accepts(text, "service:* @http.status_code:404")
+    assert accepts(text, "@http.status_code:>=400")
+    assert not accepts(text, "service:>/home/./service")  # what the shipped adapter wrote here
+    assert not accepts(text, "service:[a TO z]")
+
+
 @needs_grammar("datadog-metrics")
 @pytest.mark.parametrize("query, allowed", [
     ("avg:system.cpu.user{host:web-*}", True),             # a prefix cut at a separator

@@ -62,7 +62,7 @@ from nlq.constrain.selectors import named_selectors
 from nlq.grammar import grammar_text
 
 #: bump when the narrowing output changes, to invalidate disk caches
-NARROW_VERSION = 17
+NARROW_VERSION = 18
 #: per-metric scoping clones the selector rules once per group of metrics (`scope_groups`);
 #: llguidance's Earley parser then predicts every clone where a metric may start.  Measured:
 #: 200 or 1,000 clones exceed its 50,000-item limit per mask ("Too many items"); 100 cost
@@ -591,8 +591,9 @@ class _Builder:
             sub[value_rule] = term or free_values[value_rule]
             if values and split_op:
                 sub[match_op], sub[value_rule] = "", self.matched_value(value_rule, values)
-            if self.spec.numeric_only and values and not all(_is_number(v) for v in values):
-                # comparisons and ranges over names (`service:>=500`) match nothing
+            if self.spec.numeric_only and values is not None and not (values and all(map(_is_number, values))):
+                # comparisons and ranges over names (`service:>=500`) match nothing.  [] is a key
+                # grounding withheld whole, which keeps numbers: so its values are names too
                 self._define("NLQ_NOTHING", NOTHING)
                 sub[self.spec.numeric_only] = "NLQ_NOTHING"
             alt_name = f"nlq_{new_name}_{len(self.extra)}"
