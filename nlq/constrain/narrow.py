@@ -46,6 +46,7 @@ import re
 import threading
 import time
 from collections import OrderedDict, defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cache, lru_cache
 from pathlib import Path
@@ -287,8 +288,10 @@ def _regex_items(values: list[str]) -> list[str]:
             firsts.add(v[0])
         # an unescaped "." in a prefix also matches itself
         items.update(prefix + ".*" for prefix in _separator_prefixes(v, _REGEX_META))
-    # classes of first digits: "[45].." for 4xx and 5xx
-    for size in range(2, len(firsts) + 1):
+    # classes of first digits: "[45].." for 4xx and 5xx; every subset where they are HTTP's five
+    # classes at most (26 patterns), else only all of them
+    sizes = range(2, len(firsts) + 1) if len(firsts) <= 5 else [len(firsts)]
+    for size in sizes:
         items.update("[" + "".join(chosen) + "].." for chosen in itertools.combinations(sorted(firsts), size))
     return sorted(items)
 
@@ -470,7 +473,7 @@ class _Builder:
             self.extra.append(f"{self._terminals[key]}: NLQ_EQUALITY_OP {exact} | NLQ_REGEX_OP {patterns}")
         return self._terminals[key]
 
-    def wildcard_terminal(self, value_rule: str, unspellable: list[str] = ()) -> str | None:
+    def wildcard_terminal(self, value_rule: str, unspellable: Sequence[str] = ()) -> str | None:
         """Bare values that match without naming one, for a key whose values grounding
         withheld or the rule cannot spell (`unspellable`, such as Datadog tag values with a
         space): `*`, `*timeout*` where the rule takes a leading wildcard (a log search's
