@@ -237,6 +237,8 @@ def test_values_no_rule_can_spell_leave_only_wildcards():
     metrics = {"trace.http.request.hits": Metric("trace.http.request.hits", "count", labels=labels)}
     text = narrowed_grammar("datadog-metrics", Catalog("datadog-metrics", metrics), disk_cache=False).lark
     assert accepts(text, "sum:trace.http.request.hits{resource_name:*checkout*}.as_count()")
+    assert accepts(text, "sum:trace.http.request.hits{resource_name:GET*}.as_count()")  # a first word
+    assert not accepts(text, "sum:trace.http.request.hits{resource_name:PUT*}.as_count()")
     assert not accepts(text, "sum:trace.http.request.hits{resource_name:checkout}.as_count()")
     assert accepts(text, "sum:trace.http.request.hits{service:checkout}.as_count()")
 
@@ -248,6 +250,54 @@ def test_datadog_logs_narrowed(narrowed):
     assert accepts(text, "service:checkout @http.status_code:500")
     assert not accepts(text, "service:payments")
     assert not accepts(text, "@http.colour:500")
+
+
+@needs_grammar("datadog-logs")
+@pytest.mark.parametrize("query, allowed", [
+    ("service:(cart OR checkout)", True),
+    ("-service:(cart OR frontend) status:error", True),
+    ("service:(cart OR payments)", False),                 # payments is no service here
+    ("service:(service OR @http.status_code)", False),
+    ("@http.url_details.path:(/api/cart OR /api/checkout)", True),
+    ("@http.url_details.path:(/api/cart OR /api/nope)", False),
+    ("@http.status_code:[500 TO 599]", True),              # numbers compare and range
+    ("@http.status_code:>=500", True),
+    ("@duration:>=1500000000", True),                      # free-form values keep everything
+    ("service:[500 TO 599]", False),                       # names do not
+    ("status:>=500", False),
+    ('service:"checkout"', True),                          # a quoted phrase stays free
+])
+def test_datadog_logs_generation_values_belong_to_their_key(narrowed, query, allowed):
+    """A value group, a comparison or a range after a key is narrowed like a single value:
+    free text there parses and matches nothing (nlq.constrain.keyed_values)."""
+    assert accepts(narrowed["datadog-logs"].lark, query) is allowed
+
+
+@needs_grammar("datadog-logs")
+def test_a_key_grounding_withheld_takes_no_comparison():
+    """Grounding withholds every service when the question names none ("failed logins"), and
+    keeps numbers: an emptied key held names, so it compares and ranges no more than before."""
+    text = narrowed_grammar("datadog-logs", catalog("datadog-logs"), disk_cache=False, question="failed logins").lark
+    assert accepts(text, "service:* @http.status_code:404")
+    assert accepts(text, "@http.status_code:>=400")
+    assert not accepts(text, "service:>/home/./service")  # what the shipped adapter wrote here
+    assert not accepts(text, "service:[a TO z]")
+
+
+@needs_grammar("datadog-metrics")
+@pytest.mark.parametrize("query, allowed", [
+    ("avg:system.cpu.user{host:web-*}", True),             # a prefix cut at a separator
+    ("avg:system.cpu.user{*}", True),
+    ("avg:system.cpu.user{host:*}", True),
+    ("sum:trace.http.request.hits{http.status_code:5*}.as_count()", True),   # the 5xx
+    ("sum:trace.http.request.hits{http.status_code:50*}.as_count()", True),
+    ("sum:trace.http.request.hits{http.status_code:4*}.as_count()", False),  # no 4xx here
+    ("avg:system.cpu.user{host:db-*}", False),             # no host starts so
+    ("sum:trace.http.request.hits{service:orders*}.as_count()", False),
+    ("sum:trace.http.request.hits{service:check*}.as_count()", False),       # not at a separator
+])
+def test_datadog_wildcards_match_a_known_value(narrowed, query, allowed):
+    assert accepts(narrowed["datadog-metrics"].lark, query) is allowed
 
 
 @pytest.mark.parametrize("dialect", ["promql", "logql", "datadog-metrics", "datadog-logs"])

@@ -33,13 +33,6 @@ REFUSED = {
     'route=`{{regexReplaceAll "[0-9]+" .path "{id}"}}` [15m]))': "a label made by label_format",
     # the snapshot's Datadog logs carry trace_id as an attribute (@trace_id), not a tag
     "trace_id:3e0da07a1a7ac24f25944d233284af28": "not a tag in the snapshot catalog",
-    # known limits, lifted on the datadog-values branch (reports/2026-12-07-datadog-values):
-    # a class of two of three status-code hundreds, and a wildcard over values with spaces
-    'sum(rate(http_requests_total{service="cart", status_code=~"[45].."}[5m]))': "a class of two hundreds",
-    "sum:trace.http.request.hits{service:cart,resource_name:GET*}.as_count()": "a first word as a wildcard",
-    "sum:trace.http.request.hits{service:payments,resource_name:POST*}.as_count()": "a first word as a wildcard",
-    "sum:trace.http.request.hits{service:cart,!resource_name:GET*} by {resource_name}.as_count()":
-        "a first word as a wildcard",
 }
 
 

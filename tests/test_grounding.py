@@ -134,13 +134,14 @@ def test_a_generated_query_cannot_hold_a_comment():
 
 def test_grounding_keeps_nearly_every_curated_query_reachable_from_its_question():
     """The curated pairs name what they filter on; grounding must not block them (the few it
-    does imply a value: "refunds endpoint" means the payments service)."""
+    does imply a value: "refunds endpoint" means the payments service, "the two eu-west hosts"
+    two host names, which a Datadog value group may only name where the question does)."""
     for dialect in ("promql", "logql", "datadog-metrics", "datadog-logs"):
         pairs = [json.loads(line) for line in (FEWSHOT / f"{dialect}.jsonl").read_text().splitlines() if line]
         reachable = [p for p in pairs if accepts(dialect, None, p["query"])]
         grounded = [p for p in reachable if accepts(dialect, p["question"], p["query"])]
         assert len(reachable) >= 0.9 * len(pairs), dialect
-        assert len(grounded) >= 0.95 * len(reachable), (dialect, len(grounded), len(reachable))
+        assert len(grounded) >= 0.94 * len(reachable), (dialect, len(grounded), len(reachable))
 
 
 def test_translate_grounds_values_with_the_real_model(model):

@@ -14,7 +14,9 @@ per set (`NLQ_METRIC_NAME: "http_requests_total" | "up"`):
   its own observed values.  Quoted values (PromQL, LogQL) also take simple
   regexes over them (`"5.."`, `"a|b"`, `".*"`), after `=~` and `!~` only: the
   matcher's operator is split, so `=` and `!=` take a value exactly; a label the catalog marks
-  high-cardinality, or with no observed values, keeps the grammar's own value rule;
+  high-cardinality, or with no observed values, keeps the grammar's own value rule.  Bare
+  values (Datadog) take wildcards that match a known value (`ip-10-1-*`, `5*`, `*`), and a log
+  search's comparisons and ranges only where a key's values are numbers;
 * scoping: a rule that names a metric and leads to its label names (PromQL's
   vector selector, Datadog's metric query) is cloned per metric, so
   `http_requests_total{...}` takes only that metric's labels and values.
@@ -44,6 +46,7 @@ import re
 import threading
 import time
 from collections import OrderedDict, defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cache, lru_cache
 from pathlib import Path
@@ -55,11 +58,12 @@ from nlq.constrain.aggregations import as_loki_validates
 from nlq.constrain.calls import typed_calls
 from nlq.constrain.grammar import ConstraintGrammar, GrammarError
 from nlq.constrain.grounding import Mentions, grounded_values, withheld
+from nlq.constrain.keyed_values import NUMERIC_VALUE, keyed_values
 from nlq.constrain.selectors import named_selectors
 from nlq.grammar import grammar_text
 
 #: bump when the narrowing output changes, to invalidate disk caches
-NARROW_VERSION = 16
+NARROW_VERSION = 18
 #: per-metric scoping clones the selector rules once per group of metrics (`scope_groups`);
 #: llguidance's Earley parser then predicts every clone where a metric may start.  Measured:
 #: 200 or 1,000 clones exceed its 50,000-item limit per mask ("Too many items"); 100 cost
@@ -94,6 +98,9 @@ class DialectNames:
     #: (`=`, `!=`, `=~`, `!~`): narrowing splits it, so `=` takes an observed value exactly and
     #: only `=~`/`!~` take patterns over them (`service=".*"` matches no series)
     match_op: str | None = None
+    #: a rule in a pair rule that only keys with numeric values take (comparisons and ranges,
+    #: nlq.constrain.keyed_values): `@http.status_code:>=500`, never `service:>=500`
+    numeric_only: str | None = None
 
 
 RULES: dict[str, DialectNames] = {
@@ -101,7 +108,8 @@ RULES: dict[str, DialectNames] = {
                            entity_again="quoted_metric", match_op="MATCH_OP"),
     "logql": DialectNames(None, {"label_name": "label_value"}, ("field_name",), match_op="MATCH_OP"),
     "datadog-metrics": DialectNames("metric_name", {"tag_key": "tag_value"}),
-    "datadog-logs": DialectNames(None, {"tag_key": "tag_value", "attribute_name": "attribute_value"}),
+    "datadog-logs": DialectNames(None, {"tag_key": "tag_value", "attribute_name": "attribute_value"},
+                                 numeric_only=NUMERIC_VALUE),
 }
 
 
@@ -244,12 +252,29 @@ def _probe_for(text: str, rules: tuple[str, ...]) -> _Probe:
     return _Probe(text, list(rules))
 
 
+def _is_number(value: str) -> bool:
+    try:
+        float(value)
+    except ValueError:
+        return False
+    return True
+
+
 def _quote(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 _SEPARATOR = re.compile(r"[-_./:]")
 _REGEX_META = re.compile(r'[+*?()\[\]{}|^$\\"]')
+_WILDCARD_META = re.compile(r"[*?]")
+
+
+def _separator_prefixes(value: str, meta: re.Pattern) -> list[str]:
+    """`value`'s proper prefixes that end at a separator ("checkout-", "/api/", "ip-10-1-"),
+    up to the first character `meta` matches (past it a pattern would change meaning)."""
+    found = meta.search(value)
+    limit = found.start() if found else len(value)
+    return [value[: m.end()] for m in _SEPARATOR.finditer(value, 0, len(value) - 1) if m.end() <= limit]
 
 
 def _regex_items(values: list[str]) -> list[str]:
@@ -261,16 +286,30 @@ def _regex_items(values: list[str]) -> list[str]:
         if len(v) == 3 and v.isdigit():
             items.update({v[0] + "..", v[:2] + "."})
             firsts.add(v[0])
-        # prefixes at separators, as wildcards: "checkout-.*", "/api/.*", "ip-10-1-.*";
-        # an unescaped "." also matches itself; other metacharacters would change the meaning
-        meta = _REGEX_META.search(v)
-        limit = meta.start() if meta else len(v)
-        for match in _SEPARATOR.finditer(v, 0, len(v) - 1):
-            if match.end() > limit:
-                break
-            items.add(v[: match.end()] + ".*")
-    if len(firsts) > 1:
-        items.add("[" + "".join(sorted(firsts)) + "]..")
+        # an unescaped "." in a prefix also matches itself
+        items.update(prefix + ".*" for prefix in _separator_prefixes(v, _REGEX_META))
+    # classes of first digits: "[45].." for 4xx and 5xx; every subset where they are HTTP's five
+    # classes at most (26 patterns), else only all of them
+    sizes = range(2, len(firsts) + 1) if len(firsts) <= 5 else [len(firsts)]
+    for size in sizes:
+        items.update("[" + "".join(chosen) + "].." for chosen in itertools.combinations(sorted(firsts), size))
+    return sorted(items)
+
+
+def _wildcard_items(values: list[str]) -> list[str]:
+    """Bare wildcards a person writes over observed values, each matching one of them at
+    least: `*`, the hundreds of status codes (`5*`, `50*`), prefixes cut at a separator
+    (`ip-10-1-*`, `checkout-*`) and the first word of a value with spaces (`GET*` for
+    "GET /api/cart", which no bare value can spell).  `orders*`, where no value starts so,
+    matches nothing."""
+    items = {"*"}
+    for v in values:
+        if len(v) == 3 and v.isdigit():
+            items.update({v[0] + "*", v[:2] + "*"})
+        items.update(prefix + "*" for prefix in _separator_prefixes(v, _WILDCARD_META))
+        first_word = v.split(" ", 1)[0]
+        if first_word != v and first_word and not _WILDCARD_META.search(first_word):
+            items.add(first_word + "*")
     return sorted(items)
 
 
@@ -319,8 +358,6 @@ def _regex_char(ch: str) -> str:
     return f"\\x{ord(ch):02x}" if ord(ch) < 128 else f"\\u{ord(ch):04x}"
 
 
-#: a bare wildcard value (`*`, `5*`, `ip-10-1-*`), Datadog's tag and attribute values
-BARE_WILDCARD = r"/[A-Za-z0-9_.\/:\-]*\*/"
 #: a value with a wildcard anywhere (`*timeout*`), where the grammar takes one
 #: (a leading `*` shows a search over words, not a choice among the catalog's names)
 ANY_WILDCARD = r"/\*[A-Za-z0-9_.\/:\-*]*/"
@@ -410,11 +447,13 @@ class _Builder:
             return None
         term = self.terminal(value_rule, fitting)
         if self.probe.accepts(value_rule, "*") and self.probe.accepts(value_rule, "ab-1*"):
-            self._define("NLQ_BARE_WILDCARD", BARE_WILDCARD)
+            # the rule takes bare wildcards (Datadog): those that match a known value
+            wildcards = [w for w in _wildcard_items(values) if self.probe.accepts(value_rule, w)]
             key = ("wild", term)
             if key not in self._terminals:
                 self._terminals[key] = f"{term}_OR_WILDCARD"
-                self.extra.append(f"{term}_OR_WILDCARD: {term} | NLQ_BARE_WILDCARD")
+                wild = self.terminal(f"{value_rule}_wildcards", wildcards)
+                self.extra.append(f"{term}_OR_WILDCARD: {term} | {wild}")
             return self._terminals[key]
         return term
 
@@ -434,16 +473,28 @@ class _Builder:
             self.extra.append(f"{self._terminals[key]}: NLQ_EQUALITY_OP {exact} | NLQ_REGEX_OP {patterns}")
         return self._terminals[key]
 
-    def wildcard_terminal(self, value_rule: str) -> str | None:
+    def wildcard_terminal(self, value_rule: str, unspellable: Sequence[str] = ()) -> str | None:
         """Bare values that match without naming one, for a key whose values grounding
-        withheld: `*`, and `*timeout*` where the rule takes a leading wildcard (a log search's
-        words); None for quoted values and rules without wildcards."""
+        withheld or the rule cannot spell (`unspellable`, such as Datadog tag values with a
+        space): `*`, `*timeout*` where the rule takes a leading wildcard (a log search's
+        words), and the wildcards over `unspellable` (`GET*`); None for quoted values and
+        rules without wildcards."""
         if self.probe.quoted(value_rule) or not self.probe.accepts(value_rule, "*"):
             return None
         if self.probe.accepts(value_rule, "*ab-1*"):
             self._define("NLQ_ANY_WILDCARD", ANY_WILDCARD)
-            return "NLQ_ANY_WILDCARD"
-        return self.terminal(f"{value_rule}_star", ["*"])
+            base = "NLQ_ANY_WILDCARD"
+        else:
+            base = self.terminal(f"{value_rule}_star", ["*"])
+        prefixes = [w for w in _wildcard_items(list(unspellable)) if w != "*" and self.probe.accepts(value_rule, w)]
+        if not prefixes:
+            return base
+        prefix_terminal = self.terminal(f"{value_rule}_prefixes", prefixes)
+        key = ("wild-prefixes", base, prefix_terminal)
+        if key not in self._terminals:
+            self._terminals[key] = f"{prefix_terminal}_OR_ANY"
+            self.extra.append(f"{prefix_terminal}_OR_ANY: {prefix_terminal} | {base}")
+        return self._terminals[key]
 
     def _define(self, name: str, body: str) -> None:
         if ("defined", name) not in self._terminals:
@@ -535,7 +586,7 @@ class _Builder:
             if values == [] or values and term is None:
                 # withheld, or known values none of which the rule can spell (a Datadog tag
                 # value with a space): only a wildcard can match one
-                term = self.wildcard_terminal(value_rule)
+                term = self.wildcard_terminal(value_rule, values or [])
                 if term is None:
                     continue
             sub = dict(mapping or {})
@@ -543,6 +594,11 @@ class _Builder:
             sub[value_rule] = term or free_values[value_rule]
             if values and split_op:
                 sub[match_op], sub[value_rule] = "", self.matched_value(value_rule, values)
+            if self.spec.numeric_only and values is not None and not (values and all(map(_is_number, values))):
+                # comparisons and ranges over names (`service:>=500`) match nothing.  [] is a key
+                # grounding withheld whole, which keeps numbers: so its values are names too
+                self._define("NLQ_NOTHING", NOTHING)
+                sub[self.spec.numeric_only] = "NLQ_NOTHING"
             alt_name = f"nlq_{new_name}_{len(self.extra)}"
             self.extra.append(f"{alt_name}: {larktext.substitute(body, sub)}")
             alts.append(alt_name)
@@ -676,13 +732,14 @@ def _promql_for_generation(text: str) -> str:
     return named_selectors(typed_calls(text))
 
 
-GENERATION_REWRITES = {"promql": _promql_for_generation, "logql": as_loki_validates}
+GENERATION_REWRITES = {"promql": _promql_for_generation, "logql": as_loki_validates, "datadog-logs": keyed_values}
 
 
 def generation_source(dialect: str) -> str:
     """The dialect's grammar as generation starts from it: the file, rewritten where a
     construct the checks always refuse, or no question means, can be kept out of the
-    language (nlq.constrain.calls, nlq.constrain.aggregations, nlq.constrain.selectors)."""
+    language (nlq.constrain.calls, nlq.constrain.aggregations, nlq.constrain.selectors,
+    nlq.constrain.keyed_values)."""
     text = grammar_text(grammar_file(dialect))
     rewrite = GENERATION_REWRITES.get(dialect)
     return rewrite(text) if rewrite else text
