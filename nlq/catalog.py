@@ -26,6 +26,7 @@ On disk it is JSON (or YAML) in the full form written by `Catalog.to_dict`:
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,6 +36,20 @@ from nlq.log_formats import FORMATS
 PROMETHEUS_TYPES = ("counter", "gauge", "histogram", "summary", "unknown")
 DATADOG_TYPES = ("count", "rate", "gauge", "distribution", "unknown")
 FIELD_KINDS = ("string", "number", "duration", "bytes")
+NUMBER_RE = re.compile(r"^-?\d+(\.\d+)?([eE][-+]?\d+)?$")
+DURATION_RE = re.compile(r"^\d+(\.\d+)?(ns|us|µs|ms|s|m|h)$")
+BYTES_RE = re.compile(r"^\d+(\.\d+)?\s?([KMGT]i?)?B$")
+
+
+def value_kind(values: set[str]) -> str:
+    """number, duration, bytes or string (FIELD_KINDS): the kind every observed value fits."""
+    if values and all(NUMBER_RE.match(v) for v in values):
+        return "number"
+    if values and all(DURATION_RE.match(v) for v in values):
+        return "duration"
+    if values and all(BYTES_RE.match(v) for v in values):
+        return "bytes"
+    return "string"
 
 
 @dataclass

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import re
 import sys
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import TypeVar
 
-from nlq.catalog import LogField
+from nlq.catalog import LogField, value_kind
 from nlq.errors import UsageError
 
 #: label values kept per label by default; more are cut to the most frequent
@@ -17,10 +16,6 @@ DEFAULT_MAX_VALUES = 200
 #: field values listed only for fields with at most this many distinct strings / numbers
 MAX_FIELD_VALUES = 30
 MAX_NUMBER_VALUES = 12
-
-DURATION_RE = re.compile(r"^\d+(\.\d+)?(ns|us|µs|ms|s|m|h)$")
-BYTES_RE = re.compile(r"^\d+(\.\d+)?\s?([KMGT]i?)?B$")
-NUMBER_RE = re.compile(r"^-?\d+(\.\d+)?([eE][-+]?\d+)?$")
 
 T = TypeVar("T")
 
@@ -52,17 +47,6 @@ def top_values(counts: dict[str, int], max_values: int) -> tuple[list[str], bool
         return sorted(counts), False
     top = sorted(counts, key=lambda v: (-counts[v], v))[:max_values]
     return sorted(top), True
-
-
-def value_kind(values: set[str]) -> str:
-    """number, duration, bytes or string: the kind every observed value fits."""
-    if values and all(NUMBER_RE.match(v) for v in values):
-        return "number"
-    if values and all(DURATION_RE.match(v) for v in values):
-        return "duration"
-    if values and all(BYTES_RE.match(v) for v in values):
-        return "bytes"
-    return "string"
 
 
 def log_fields(observed: dict[str, set[str]]) -> dict[str, LogField]:

@@ -52,7 +52,7 @@ from functools import cache, lru_cache
 from pathlib import Path
 
 from nlq import dialects
-from nlq.catalog import Catalog
+from nlq.catalog import Catalog, value_kind
 from nlq.constrain import larktext
 from nlq.constrain.aggregations import as_loki_validates
 from nlq.constrain.calls import typed_calls
@@ -252,14 +252,6 @@ def _probe_for(text: str, rules: tuple[str, ...]) -> _Probe:
     return _Probe(text, list(rules))
 
 
-def _is_number(value: str) -> bool:
-    try:
-        float(value)
-    except ValueError:
-        return False
-    return True
-
-
 def _quote(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
@@ -277,15 +269,20 @@ def _separator_prefixes(value: str, meta: re.Pattern) -> list[str]:
     return [value[: m.end()] for m in _SEPARATOR.finditer(value, 0, len(value) - 1) if m.end() <= limit]
 
 
+def _code_stems(value: str) -> list[str]:
+    """A status code's hundreds and tens ("5" and "50" of "503"), which people abbreviate."""
+    return [value[:1], value[:2]] if len(value) == 3 and value.isdigit() else []
+
+
 def _regex_items(values: list[str]) -> list[str]:
     """Simple regexes a person writes over observed values: `5..` for 500/503, `.*`,
     and prefixes cut at a separator (`checkout-.*` for pod names)."""
     items = {".*", ".+"}
     firsts = set()
     for v in values:
-        if len(v) == 3 and v.isdigit():
-            items.update({v[0] + "..", v[:2] + "."})
-            firsts.add(v[0])
+        stems = _code_stems(v)
+        items.update(stem + "." * (3 - len(stem)) for stem in stems)
+        firsts.update(stems[:1])
         # an unescaped "." in a prefix also matches itself
         items.update(prefix + ".*" for prefix in _separator_prefixes(v, _REGEX_META))
     # classes of first digits: "[45].." for 4xx and 5xx; every subset where they are HTTP's five
@@ -304,8 +301,7 @@ def _wildcard_items(values: list[str]) -> list[str]:
     matches nothing."""
     items = {"*"}
     for v in values:
-        if len(v) == 3 and v.isdigit():
-            items.update({v[0] + "*", v[:2] + "*"})
+        items.update(stem + "*" for stem in _code_stems(v))
         items.update(prefix + "*" for prefix in _separator_prefixes(v, _WILDCARD_META))
         first_word = v.split(" ", 1)[0]
         if first_word != v and first_word and not _WILDCARD_META.search(first_word):
@@ -448,10 +444,10 @@ class _Builder:
         term = self.terminal(value_rule, fitting)
         if self.probe.accepts(value_rule, "*") and self.probe.accepts(value_rule, "ab-1*"):
             # the rule takes bare wildcards (Datadog): those that match a known value
-            wildcards = [w for w in _wildcard_items(values) if self.probe.accepts(value_rule, w)]
             key = ("wild", term)
             if key not in self._terminals:
                 self._terminals[key] = f"{term}_OR_WILDCARD"
+                wildcards = [w for w in _wildcard_items(values) if self.probe.accepts(value_rule, w)]
                 wild = self.terminal(f"{value_rule}_wildcards", wildcards)
                 self.extra.append(f"{term}_OR_WILDCARD: {term} | {wild}")
             return self._terminals[key]
@@ -594,9 +590,10 @@ class _Builder:
             sub[value_rule] = term or free_values[value_rule]
             if values and split_op:
                 sub[match_op], sub[value_rule] = "", self.matched_value(value_rule, values)
-            if self.spec.numeric_only and values is not None and not (values and all(map(_is_number, values))):
-                # comparisons and ranges over names (`service:>=500`) match nothing.  [] is a key
-                # grounding withheld whole, which keeps numbers: so its values are names too
+            if self.spec.numeric_only and values is not None and value_kind(set(values)) != "number":
+                # comparisons and ranges over names (`service:>=500`) match nothing; a number is
+                # what the catalog's field kinds call one.  [] is a key grounding withheld whole,
+                # which keeps numbers: so its values were names too
                 self._define("NLQ_NOTHING", NOTHING)
                 sub[self.spec.numeric_only] = "NLQ_NOTHING"
             alt_name = f"nlq_{new_name}_{len(self.extra)}"
