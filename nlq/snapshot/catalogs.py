@@ -9,55 +9,19 @@ are checked by a test to equal `derive_catalogs()` over every variant.
 from __future__ import annotations
 
 import json
-import re
 from collections import defaultdict
 from pathlib import Path
 
-from nlq.catalog import Catalog, LogField, Metric
+from nlq.catalog import Catalog, Metric
+from nlq.catalog_import.common import log_fields, top_values
 from nlq.log_formats import fields_by_stream, kind_label, line_fields, stream_formats
 from nlq.snapshot.store import open_snapshot, snapshot_names
 from nlq.snapshot.world import SNAPSHOTS_DIR
 
 CATALOG_DIR = SNAPSHOTS_DIR / "catalog"
-# Label and field value lists longer than this are cut to the most frequent ones.
+# Label and field value lists longer than this are cut to the most frequent ones; a log
+# field lists its values under catalog_import.common's limits, as an import does.
 MAX_VALUES = 50
-# Log field values are listed only for fields with at most this many distinct values
-# (strings) or codes (numbers such as a status): more are ids, paths and measurements.
-MAX_FIELD_VALUES = 30
-MAX_NUMBER_VALUES = 12
-
-DURATION_RE = re.compile(r"^\d+(\.\d+)?(ns|us|µs|ms|s|m|h)$")
-BYTES_RE = re.compile(r"^\d+(\.\d+)?\s?([KMGT]i?)?B$")
-NUMBER_RE = re.compile(r"^-?\d+(\.\d+)?([eE][-+]?\d+)?$")
-
-
-def _values(counts: dict[str, int]) -> tuple[list[str], bool]:
-    """Sorted values, cut to the MAX_VALUES most frequent (True when cut)."""
-    if len(counts) <= MAX_VALUES:
-        return sorted(counts), False
-    top = sorted(counts, key=lambda v: (-counts[v], v))[:MAX_VALUES]
-    return sorted(top), True
-
-
-def _kind(values: set[str]) -> str:
-    if values and all(NUMBER_RE.match(v) for v in values):
-        return "number"
-    if values and all(DURATION_RE.match(v) for v in values):
-        return "duration"
-    if values and all(BYTES_RE.match(v) for v in values):
-        return "bytes"
-    return "string"
-
-
-def _fields(observed: dict[str, set[str]]) -> dict[str, LogField]:
-    out = {}
-    for name, values in sorted(observed.items()):
-        kind = _kind(values)
-        limit = {"string": MAX_FIELD_VALUES, "number": MAX_NUMBER_VALUES}.get(kind, 0)
-        listed = sorted(values, key=lambda v: (float(v), v) if kind == "number" else (0.0, v))
-        listed = listed if len(values) <= limit else []
-        out[name] = LogField(name, kind, listed)
-    return out
 
 
 def _flatten(prefix: str, value: object, into: dict[str, set[str]]) -> None:
@@ -73,7 +37,7 @@ def derive_catalogs(names: list[str] | None = None) -> dict[str, Catalog]:
     prom_labels: dict[str, dict[str, dict[str, int]]] = defaultdict(lambda: defaultdict(lambda: defaultdict(int)))
     prom_meta: dict[str, tuple] = {}
     log_labels: dict[str, set[str]] = defaultdict(set)
-    log_fields: dict[str, set[str]] = defaultdict(set)
+    loki_fields: dict[str, set[str]] = defaultdict(set)
     dd_tags: dict[str, dict[str, dict[str, int]]] = defaultdict(lambda: defaultdict(lambda: defaultdict(int)))
     dd_meta: dict[str, tuple] = {}
     ddl_labels: dict[str, set[str]] = defaultdict(set)
@@ -99,7 +63,7 @@ def derive_catalogs(names: list[str] | None = None) -> dict[str, Catalog]:
         for stream_id, fields in found.items():
             stream_fields_seen.append((stream_labels[stream_id], set(fields)))
             for key, values in fields.items():
-                log_fields[key] |= values
+                loki_fields[key] |= values
         for metric, type_, interval, unit, desc in con.execute("SELECT * FROM dd_metrics").fetchall():
             dd_meta[metric] = (type_, interval, unit, desc)
         for metric, tags in con.execute("SELECT metric, tags FROM dd_series").fetchall():
@@ -120,24 +84,24 @@ def derive_catalogs(names: list[str] | None = None) -> dict[str, Catalog]:
     for metric, (type_, help_, unit, family) in sorted(prom_meta.items()):
         labels, cut = {}, []
         for key, counts in sorted(prom_labels[metric].items()):
-            labels[key], was_cut = _values(counts)
+            labels[key], was_cut = top_values(counts, MAX_VALUES)
             if was_cut:
                 cut.append(key)
         promql.metrics[metric] = Metric(metric, type_, help_, unit or "", labels, cut, family)
     program = kind_label([labels for labels, _ in stream_fields_seen])  # the label naming each stream's program
-    logql = Catalog("logql", log_labels={k: sorted(v) for k, v in log_labels.items()}, log_fields=_fields(log_fields),
+    logql = Catalog("logql", log_labels={k: sorted(v) for k, v in log_labels.items()}, log_fields=log_fields(loki_fields),
                     log_formats=stream_formats(stream_formats_seen, program),
                     stream_fields=fields_by_stream(stream_fields_seen, program))
     dd_metrics = Catalog("datadog-metrics")
     for metric, (type_, _interval, unit, desc) in sorted(dd_meta.items()):
         labels, cut = {}, []
         for key, counts in sorted(dd_tags[metric].items()):
-            labels[key], was_cut = _values(counts)
+            labels[key], was_cut = top_values(counts, MAX_VALUES)
             if was_cut:
                 cut.append(key)
         dd_metrics.metrics[metric] = Metric(metric, type_, desc, unit or "", labels, cut)
     dd_logs = Catalog("datadog-logs", log_labels={k: sorted(v) for k, v in ddl_labels.items()},
-                      log_fields=_fields(ddl_fields))
+                      log_fields=log_fields(ddl_fields))
     return {c.dialect: c for c in (promql, logql, dd_metrics, dd_logs)}
 
 
