@@ -129,9 +129,10 @@ def _first_repeat(values: tuple) -> Any:
 def _first_contradiction(values: tuple) -> tuple[Any, Any] | None:
     """(a condition, the earlier one it contradicts) for the first condition in `values` that
     negates, or is negated by, one written before it."""
+    negations = [_negation(part) for part in values]  # once each, not once per pair
     for later, part in enumerate(values):
-        for other in values[:later]:
-            if _negation(part) == other or _negation(other) == part:
+        for earlier, other in enumerate(values[:later]):
+            if negations[later] == other or negations[earlier] == part:
                 return part, other
     return None
 
