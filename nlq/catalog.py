@@ -73,6 +73,16 @@ class Metric:
             ("_bucket", "_sum", "_count")
         )
 
+    @property
+    def holds_buckets(self) -> bool:
+        """True for what histogram_quantile() takes: a classic histogram's `_bucket` series
+        (or any series with an `le` label), or a native histogram."""
+        return (
+            self.name.endswith("_bucket")
+            or "le" in self.labels
+            or (self.type == "histogram" and not self.name.endswith(("_sum", "_count")))
+        )
+
     def to_dict(self) -> dict:
         out: dict = {"type": self.type, "help": self.help, "labels": self.labels}
         if self.unit:

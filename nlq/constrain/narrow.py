@@ -19,7 +19,9 @@ per set (`NLQ_METRIC_NAME: "http_requests_total" | "up"`):
   search's comparisons and ranges only where a key's values are numbers;
 * scoping: a rule that names a metric and leads to its label names (PromQL's
   vector selector, Datadog's metric query) is cloned per metric, so
-  `http_requests_total{...}` takes only that metric's labels and values.
+  `http_requests_total{...}` takes only that metric's labels and values;
+* subsets: a selector that only some metrics fit (PromQL's `bucket_selector`,
+  histogram_quantile's argument, nlq.constrain.histograms) names only those.
 
 Name sets of more than `TRIE_MIN_ITEMS` become one regex with shared prefixes
 (`trie_regex`): the same language, compiled and masked by llguidance far faster
@@ -46,24 +48,25 @@ import re
 import threading
 import time
 from collections import OrderedDict, defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cache, lru_cache
 from pathlib import Path
 
 from nlq import dialects
-from nlq.catalog import Catalog, value_kind
+from nlq.catalog import Catalog, Metric, value_kind
 from nlq.constrain import larktext
 from nlq.constrain.aggregations import as_loki_validates
 from nlq.constrain.calls import typed_calls
 from nlq.constrain.grammar import ConstraintGrammar, GrammarError
 from nlq.constrain.grounding import Mentions, grounded_values, withheld
+from nlq.constrain.histograms import BUCKET_SELECTOR, bucket_quantiles
 from nlq.constrain.keyed_values import NUMERIC_VALUE, keyed_values
 from nlq.constrain.selectors import named_selectors
 from nlq.grammar import grammar_text
 
 #: bump when the narrowing output changes, to invalidate disk caches
-NARROW_VERSION = 18
+NARROW_VERSION = 19
 #: per-metric scoping clones the selector rules once per group of metrics (`scope_groups`);
 #: llguidance's Earley parser then predicts every clone where a metric may start.  Measured:
 #: 200 or 1,000 clones exceed its 50,000-item limit per mask ("Too many items"); 100 cost
@@ -101,11 +104,19 @@ class DialectNames:
     #: a rule in a pair rule that only keys with numeric values take (comparisons and ranges,
     #: nlq.constrain.keyed_values): `@http.status_code:>=500`, never `service:>=500`
     numeric_only: str | None = None
+    #: rules that name the entity but only some entities fit, with the test for them:
+    #: histogram_quantile's `bucket_selector` takes bucket series only
+    entity_subsets: dict[str, Callable[[Metric], bool]] = field(default_factory=dict)
+
+
+def _holds_buckets(metric: Metric) -> bool:
+    return metric.holds_buckets
 
 
 RULES: dict[str, DialectNames] = {
     "promql": DialectNames("metric_name", {"label_name": "label_value"}, ("quoted_metric",),
-                           entity_again="quoted_metric", match_op="MATCH_OP"),
+                           entity_again="quoted_metric", match_op="MATCH_OP",
+                           entity_subsets={BUCKET_SELECTOR: _holds_buckets}),
     "logql": DialectNames(None, {"label_name": "label_value"}, ("field_name",), match_op="MATCH_OP"),
     "datadog-metrics": DialectNames("metric_name", {"tag_key": "tag_value"}),
     "datadog-logs": DialectNames(None, {"tag_key": "tag_value", "attribute_name": "attribute_value"},
@@ -123,6 +134,8 @@ class CatalogNames:
     #: key rule -> key -> values (None: any value)
     pairs: dict[str, dict[str, list[str] | None]] = field(default_factory=dict)
     names: dict[str, list[str]] = field(default_factory=dict)
+    #: subset rule -> the entities it may name (DialectNames.entity_subsets)
+    subsets: dict[str, list[str]] = field(default_factory=dict)
 
 
 def catalog_names(dialect: str, catalog: Catalog, per_entity: bool = True) -> CatalogNames:
@@ -146,6 +159,8 @@ def catalog_names(dialect: str, catalog: Catalog, per_entity: bool = True) -> Ca
         out.pairs[key_rule] = {k: (None if v is None else sorted(v)) for k, v in sorted(merged.items())}
         if RULES[dialect].entity_again:
             out.names[RULES[dialect].entity_again] = sorted(catalog.metrics)
+        for rule, fits in RULES[dialect].entity_subsets.items():
+            out.subsets[rule] = sorted(name for name, metric in catalog.metrics.items() if fits(metric))
     elif dialect == "logql":
         out.pairs["label_name"] = _value_map(catalog.log_labels)
         out.names["field_name"] = sorted(catalog.log_fields)
@@ -379,6 +394,9 @@ class _Builder:
         self.replacements: dict[str, str] = {}
         self._terminals: dict[tuple, str] = {}
         self._value_terms: dict[tuple, str | None] = {}
+        #: per-metric clones of the rules between a selector and its label names, defined
+        #: once and shared by every selector that leads to them (vector and bucket selectors)
+        self._cloned: set[str] = set()
         self.stats: dict[str, int] = {}
 
     def _wanted_rules(self) -> list[str]:
@@ -536,7 +554,21 @@ class _Builder:
                     self._expand_pair(pair_rule, pair_rule, key_rule, value_rule, keys, free_values)
         if self.spec.entity:
             self._scope()
+        self._subset_selectors()
         return larktext.replace_definitions(self.text, self.replacements, self.extra)
+
+    def _subset_selectors(self) -> None:
+        """A subset rule scoping did not clone (labels unscoped, or too many metric groups) names
+        its subset, unscoped.  A catalog with none of its metrics leaves the rule as it is: the
+        checks then refuse what it names."""
+        entity = RULES[self.dialect].entity
+        for rule in RULES[self.dialect].entity_subsets:
+            if rule not in self.defs or rule in self.replacements or entity not in self.defs:
+                continue
+            members = self.literals(entity, self.names.subsets.get(rule, []))
+            if members:
+                body = larktext.substitute(self.defs[rule].body, {entity: self.terminal(entity, members)})
+                self.replacements[rule] = f"{self.defs[rule].prefix}{rule}: {body}"
 
     def _keep_original(self, rule: str) -> str:
         """Keep a rule's original body under a new name (for free-form values)."""
@@ -664,8 +696,9 @@ class _Builder:
             with_entity = [a for a in alts if entity in larktext.referenced_names(a)]
             without = [a for a in alts if entity not in larktext.referenced_names(a)]
             clones = []
+            subset = set(self.names.subsets.get(sel, ())) if sel in self.spec.entity_subsets else None
             for index, (metrics, keys) in enumerate(self.names.groups):
-                members = [m for m in metrics if self.probe.accepts(entity, m)]
+                members = [m for m in metrics if self.probe.accepts(entity, m) and (subset is None or m in subset)]
                 if not members:
                     continue
                 mapping = {entity: self.terminal(entity, members)}
@@ -675,6 +708,9 @@ class _Builder:
                     for r in chain:
                         mapping[r] = f"nlq_{r}__m{index}"
                     for r in chain:
+                        if mapping[r] in self._cloned:
+                            continue
+                        self._cloned.add(mapping[r])
                         if r in pair_rules:
                             self._expand_pair(r, mapping[r], key_rule, value_rule, fitting, free_values,
                                               mapping=mapping)
@@ -686,7 +722,8 @@ class _Builder:
                 scoped.update(members)
             if clones:
                 self.replacements[sel] = f"{d.prefix}{sel}{d.priority}: " + " | ".join(without + clones)
-                self.stats["scoped_groups"] = len(clones)
+                # the metric groups: every selector's clones come from them, a subset's fewer
+                self.stats["scoped_groups"] = max(self.stats.get("scoped_groups", 0), len(clones))
         if scoped:
             self.stats["scoped_metrics"] = len(scoped)
             self.stats[entity] = len(self.names.entities)
@@ -726,7 +763,7 @@ _IGNORE_COMMENT = re.compile(r"^%ignore\s+COMMENT\s*$\n?", re.MULTILINE)
 
 #: generation-only rewrites of a dialect's grammar text, before narrowing
 def _promql_for_generation(text: str) -> str:
-    return named_selectors(typed_calls(text))
+    return named_selectors(bucket_quantiles(typed_calls(text)))
 
 
 GENERATION_REWRITES = {"promql": _promql_for_generation, "logql": as_loki_validates, "datadog-logs": keyed_values}
@@ -735,8 +772,8 @@ GENERATION_REWRITES = {"promql": _promql_for_generation, "logql": as_loki_valida
 def generation_source(dialect: str) -> str:
     """The dialect's grammar as generation starts from it: the file, rewritten where a
     construct the checks always refuse, or no question means, can be kept out of the
-    language (nlq.constrain.calls, nlq.constrain.aggregations, nlq.constrain.selectors,
-    nlq.constrain.keyed_values)."""
+    language (nlq.constrain.calls, nlq.constrain.histograms, nlq.constrain.aggregations,
+    nlq.constrain.selectors, nlq.constrain.keyed_values)."""
     text = grammar_text(grammar_file(dialect))
     rewrite = GENERATION_REWRITES.get(dialect)
     return rewrite(text) if rewrite else text
@@ -891,7 +928,7 @@ def _frozen_names(dialect: str, catalog: Catalog, fingerprint: str, scoped: bool
     if frozen is None:
         names = catalog_names(dialect, catalog, per_entity=scoped)
         count = sum(len(values or ()) for keys in names.pairs.values() for values in keys.values())
-        frozen = (json.dumps([names.entities, names.pairs, names.names]), count)
+        frozen = (json.dumps([names.entities, names.pairs, names.names, names.subsets]), count)
         with _LOCK:
             remember(_NAMES, key, frozen, MAX_NAME_SETS)
     return frozen
@@ -912,8 +949,8 @@ def _grounded_grammar(dialect: str, catalog: Catalog, fingerprint: str, question
     frozen, count = _frozen_names(dialect, catalog, fingerprint, scoped)
     if count > MAX_GROUNDED_VALUES:
         return None
-    entities, pairs, plain = json.loads(frozen)
-    names = CatalogNames(entities=entities, pairs=pairs, names=plain)
+    entities, pairs, plain, subsets = json.loads(frozen)
+    names = CatalogNames(entities=entities, pairs=pairs, names=plain, subsets=subsets)
     taken = ground_names(names, question)
     if not taken:
         return None

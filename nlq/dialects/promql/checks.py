@@ -424,12 +424,7 @@ def check_catalog(node: ast.Expr, text: str, catalog: Catalog) -> list[QueryErro
                 if isinstance(s, ast.VectorSelector) and s.name
             ]
             known = [metrics[n] for n in names if n in metrics]
-            if known and not any(
-                m.name.endswith("_bucket")
-                or "le" in m.labels
-                or (m.type == "histogram" and not m.name.endswith(("_sum", "_count")))
-                for m in known
-            ):
+            if known and not any(m.holds_buckets for m in known):
                 base = re.sub(r"_(sum|count|total)$", "", names[0])
                 hint = None
                 if f"{base}_bucket" in metrics:
