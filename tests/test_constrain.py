@@ -172,6 +172,43 @@ def test_promql_generation_selectors_name_their_metric(narrowed, query, allowed)
 
 
 @pytest.mark.parametrize("query, allowed", [
+    ("histogram_quantile(0.9, sum by (le) (rate(http_request_duration_seconds_bucket[5m])))", True),
+    ('histogram_quantile(0.9, sum(rate(http_request_duration_seconds_bucket{route="/api/cart"}[5m])) by (le))',
+     True),
+    ("histogram_quantile(0.9, max by (le) (sum by (le, service) (increase(http_request_duration_seconds_bucket[1h]))))",
+     True),
+    ("histogram_quantile(0.9, rate(http_request_duration_seconds_bucket[5m] offset 1h))", True),
+    ("histogram_quantile(0.9, http_request_duration_seconds_bucket)", True),
+    ("histogram_quantile(0.9, sum by (le) (rate(http_request_duration_seconds_count[5m])))", False),  # the family's count
+    ("histogram_quantile(0.9, sum by (le) (rate(up[5m])))", False),
+    ('histogram_quantile(0.9, rate(http_request_duration_seconds_bucket{mode="idle"}[5m]))', False),  # not its label
+    ("histogram_quantile(0.9, sum by (le) (rate(http_request_duration_seconds_bucket[5m])) * 2)", False),
+    ("sum(rate(http_request_duration_seconds_count[5m]))", True),  # a count anywhere else
+])
+def test_promql_generation_quantiles_read_buckets(narrowed, query, allowed):
+    """The checks refuse histogram_quantile over anything but buckets, and a model retrying picks
+    the family's `_count` again: generation names bucket series there (nlq.constrain.histograms)."""
+    assert accepts(narrowed["promql"].lark, query) is allowed
+    unscoped = narrowed_grammar("promql", catalog("promql"), scoped=False, disk_cache=False)
+    assert accepts(unscoped.lark, query) is (allowed or "mode=" in query)  # unscoped: any metric's labels
+    assert lark.Lark(grammar_file("promql").read_text(), parser="earley", lexer="dynamic").parse(query)
+
+
+@needs_grammar("promql")
+def test_quantiles_need_no_buckets_to_compile():
+    """Unnarrowed, or narrowed to a catalog with no histogram, any metric fits the quantile's
+    selectors (the checks then refuse a non-bucket one): only the form is limited."""
+    from nlq.catalog import Catalog, Metric
+
+    plain = narrowed_grammar("promql", None, disk_cache=False).lark
+    assert accepts(plain, "histogram_quantile(0.9, sum by (le) (rate(anything_count[5m])))")
+    assert not accepts(plain, "histogram_quantile(0.9, rate(x_bucket[5m]) / 2)")
+    metrics = {"jobs_total": Metric("jobs_total", "counter", labels={"queue": ["a", "b"]})}
+    no_buckets = narrowed_grammar("promql", Catalog("promql", metrics), disk_cache=False).lark
+    assert accepts(no_buckets, 'histogram_quantile(0.9, rate(jobs_total{queue="a"}[5m]))')
+
+
+@pytest.mark.parametrize("query, allowed", [
     ('sum by (level) (count_over_time({env="prod"} [5m]))', True),
     ('rate({service="cart"} [5m])', True),
     ('rate({service="cart"} | json | unwrap status [5m])', True),  # rate takes either
