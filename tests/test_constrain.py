@@ -182,7 +182,10 @@ def test_promql_generation_selectors_name_their_metric(narrowed, query, allowed)
     ("histogram_quantile(0.9, sum by (le) (rate(http_request_duration_seconds_count[5m])))", False),  # the family's count
     ("histogram_quantile(0.9, sum by (le) (rate(up[5m])))", False),
     ('histogram_quantile(0.9, rate(http_request_duration_seconds_bucket{mode="idle"}[5m]))', False),  # not its label
-    ("histogram_quantile(0.9, sum by (le) (rate(http_request_duration_seconds_bucket[5m])) * 2)", False),
+    ("histogram_quantile(0.9, sum by (le) (rate(http_request_duration_seconds_bucket[5m])) * on () group_left up)",
+     True),                                                                     # a join after the buckets
+    ("histogram_quantile(0.9, sum by (le) (topk by (le) (1, rate(http_request_duration_seconds_bucket[5m]))))", True),
+    ("histogram_quantile(0.9, 2 * sum by (le) (rate(http_request_duration_seconds_bucket[5m])))", False),
     ("sum(rate(http_request_duration_seconds_count[5m]))", True),  # a count anywhere else
 ])
 def test_promql_generation_quantiles_read_buckets(narrowed, query, allowed):
@@ -202,7 +205,7 @@ def test_quantiles_need_no_buckets_to_compile():
 
     plain = narrowed_grammar("promql", None, disk_cache=False).lark
     assert accepts(plain, "histogram_quantile(0.9, sum by (le) (rate(anything_count[5m])))")
-    assert not accepts(plain, "histogram_quantile(0.9, rate(x_bucket[5m]) / 2)")
+    assert not accepts(plain, "histogram_quantile(0.9, 2 * rate(x_bucket[5m]))")
     metrics = {"jobs_total": Metric("jobs_total", "counter", labels={"queue": ["a", "b"]})}
     no_buckets = narrowed_grammar("promql", Catalog("promql", metrics), disk_cache=False).lark
     assert accepts(no_buckets, 'histogram_quantile(0.9, rate(jobs_total{queue="a"}[5m]))')

@@ -15,13 +15,15 @@ then chooses between `..._bucket` and what else holds buckets.
 `bucket_quantiles` rewrites the typed grammar (after `nlq.constrain.calls`)
 so that histogram_quantile's vector argument is a `bucket_expr`: a bucket
 selector, rate(), irate() or increase() of one, or an aggregation of a
-`bucket_expr` (`sum by (le, route) (...)`, nested or not).  Its selectors are
-`bucket_selector`, which narrowing fills with the catalog's bucket series
-only (`Metric.holds_buckets`, the check's own test) and scopes like any
-selector (`nlq.constrain.narrow`).  Unnarrowed, any metric name fits: the
-structure alone is what changes.  The language shrinks and never grows; what
-it loses are quantiles over arithmetic on buckets, which no question put to
-nlq has needed.
+`bucket_expr` (`sum by (le, route) (...)`, nested or not, or inside `topk`).
+Its selectors are `bucket_selector`, which narrowing fills with the catalog's
+bucket series only (`Metric.holds_buckets`, the check's own test) and scopes
+like any selector (`nlq.constrain.narrow`).  Unnarrowed, any metric name
+fits: the structure alone is what changes.  Whatever follows the buckets is
+free: a join that brings in a label (`... * on (instance) group_left (node)
+max by (instance, node) (kubelet_node_name)`, as the kubernetes-mixin
+writes), `unless`, arithmetic.  The language shrinks and never grows; what it
+loses are quantiles whose argument does not start with buckets.
 """
 
 from __future__ import annotations
@@ -37,7 +39,10 @@ _RULES = [
     '    | FN_BUCKET_RATE "(" bucket_range ")"',
     '    | AGG_OP grouping "(" bucket_expr ")"',
     '    | AGG_OP "(" bucket_expr ")" [grouping_after]',
+    '    | AGG_PARAM_OP grouping "(" expr "," bucket_expr ")"',
+    '    | AGG_PARAM_OP "(" expr "," bucket_expr ")" [grouping_after]',
     '    | "(" bucket_expr ")"',
+    "    | bucket_expr (OR | AND | UNLESS | CMP_OP | ADD_OP | MUL_OP | ATAN2 | POW) bin_mod expr",
     'bucket_range: bucket_selector "[" dur_expr "]" range_mod*',
     '    | "(" bucket_range ")"',
     f"{BUCKET_SELECTOR}: metric_name [label_matchers]",
