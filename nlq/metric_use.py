@@ -72,6 +72,28 @@ def misused_metric(node: Any, catalog: Any) -> Finding | None:
     return None
 
 
+def regroup_labels(node: Any, catalog: Any) -> frozenset[str] | None:
+    """Where the PromQL AST `node` groups by a label none of its series carry: every label its
+    metrics do carry, all a retry may group by (nlq.constrain.regroup); None otherwise.
+
+    >>> from nlq.catalog import Catalog, Metric
+    >>> catalog = Catalog("promql", metrics={"up": Metric("up", "gauge", labels={"job": [], "instance": []})})
+    >>> sorted(regroup_labels(dialects.get("promql").parse("sum by (node) (up)"), catalog))
+    ['instance', 'job']
+    >>> regroup_labels(dialects.get("promql").parse("sum by (job) (up)"), catalog) is None
+    True
+    """
+    metrics = getattr(catalog, "metrics", None) or {}
+    if not metrics or getattr(catalog, "dialect", "promql") != "promql":
+        return None
+    lost = any(type(item).__name__ == "Aggregation" and item.grouping and not item.without
+               and _lost_group(item, metrics) for item in ast_nodes(node))
+    if not lost:
+        return None
+    named = [metrics[s.name] for s in _selectors((node,)) if s.name in metrics]
+    return frozenset(label for metric in named for label in metric.labels) or None
+
+
 def _nameless(selector: Any) -> bool:
     return not selector.name and not any(m.name == "__name__" for m in selector.matchers)
 

@@ -43,6 +43,7 @@ from nlq.doubts import CODES as DOUBT_CODES
 from nlq.doubts import doubts
 from nlq.errors import NlqError, QueryError, UsageError
 from nlq.links import Link, links
+from nlq.metric_use import regroup_labels
 from nlq.prompting import Attempted, FewShotBank, build_prompt, words
 from nlq.prompting.embedding import EmbeddingUnavailable
 from nlq.prompting.retrieval import check_retrieval
@@ -113,6 +114,8 @@ class Attempt:
     candidates: list[str] = field(default_factory=list)
     #: values the question names that this attempt's query leaves out (nlq.coverage)
     left_out: list[str] = field(default_factory=list)
+    #: the grammar it was decoded under, where not the request's (nlq.constrain.regroup)
+    grammar: str = ""
 
     def to_dict(self) -> dict:
         return {
@@ -127,6 +130,7 @@ class Attempt:
             "tokens": self.tokens,
             "forced_tokens": self.forced_tokens,
             "left_out": self.left_out,
+            "grammar": self.grammar,
             "timings": {k: round(v, 6) for k, v in self.timings.items()},
         }
 
@@ -362,6 +366,8 @@ def translate(
     first_prompt = None
     #: the first valid but degenerate answer: kept if no retry writes a better one
     degenerate_answer: tuple[str, Any, QueryError] | None = None
+    #: what retries decode under: `grammar`, or it grouping only by labels the metrics carry
+    retry_grammar = grammar
     for number in range(1, max_retries + 2):
         t0 = time.perf_counter()
         try:
@@ -383,7 +389,8 @@ def translate(
         # The first try is greedy; a retry samples a few candidates in one batch
         # (one forward pass per step for all of them) and keeps the first valid one.
         n, temp = (1, temperature) if number == 1 else (retry_samples, max(temperature, 0.7))
-        generation = backend.generate([prompt.messages], grammar, max_tokens=max_tokens,
+        decoding = grammar if number == 1 else retry_grammar
+        generation = backend.generate([prompt.messages], decoding, max_tokens=max_tokens,
                                       temperature=temp, n=n, seed=number)[0]
         if "compile_s" not in result.grammar or not result.grammar.get("compile_s"):
             result.grammar = grammar.to_dict()
@@ -393,8 +400,12 @@ def translate(
         validate_s = time.perf_counter() - t0
         index = next((i for i, (_, _, error) in enumerate(checked) if error is None), 0)
         text, ast, error = checked[index]
-        _record_attempt(result, generation, checked, index, retrieve_s, validate_s, with_candidates=n > 1)
+        attempt = _record_attempt(result, generation, checked, index, retrieve_s, validate_s, with_candidates=n > 1)
+        if decoding is not grammar:
+            attempt.grammar = decoding.name
         if error is not None:
+            if error.kind == "metric" and constraint == "catalog" and retry_grammar is grammar:
+                retry_grammar = _regrouped(grammar, ast, catalog, ll_tokenizer)
             if degenerate_answer is None:
                 degenerate_answer = next(((t, a, e) for t, a, e in checked if e and e.kind in DOUBTFUL), None)
             feedback.append(Attempted(text, error.headline() + (f" ({error.hint})" if error.hint else "")))
@@ -456,6 +467,21 @@ def _record_attempt(result: Translation, generation: Any, checked: list[tuple[st
         attempt.error, attempt.error_kind = error.headline(), error.kind
     result.attempts.append(attempt)
     return attempt
+
+
+def _regrouped(grammar: Any, ast: Any, catalog: Catalog | None, ll_tokenizer: Any) -> Any:
+    """For the retries after an answer grouping by a label its series never carry: `grammar`
+    with grouping lists taking only the labels its metrics carry (nlq.constrain.regroup);
+    `grammar` itself after any other doubt."""
+    from nlq.constrain.regroup import grouping_within
+
+    labels = regroup_labels(ast, catalog) if ast is not None else None
+    if not labels:
+        return grammar
+    regrouped = grouping_within(grammar, labels)
+    if ll_tokenizer is not None:
+        regrouped.validated_spec(ll_tokenizer)
+    return regrouped
 
 
 def _naming_hint(attempt: Attempt) -> str:

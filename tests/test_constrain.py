@@ -198,6 +198,28 @@ def test_promql_generation_quantiles_read_buckets(narrowed, query, allowed):
 
 
 @needs_grammar("promql")
+def test_a_regrouped_grammar_groups_by_the_given_labels_only(narrowed):
+    """A retry after `by (x)` over series without x groups only by its metrics' labels
+    (nlq.constrain.regroup); matchers and everything else stay as narrowed."""
+    from nlq.constrain.regroup import grouping_within
+
+    regrouped = grouping_within(narrowed["promql"], ["cpu", "instance", "mode"])
+    for query, allowed in [
+        ("sum by (instance) (rate(node_cpu_seconds_total[5m]))", True),
+        ('sum(rate(node_cpu_seconds_total{mode="idle"}[5m])) by (instance, cpu)', True),
+        ("sum without (cpu) (rate(node_cpu_seconds_total[5m]))", True),
+        ("sum by (service) (rate(node_cpu_seconds_total[5m]))", False),
+        ("sum(rate(node_cpu_seconds_total[5m])) by (job)", False),
+        ('rate(http_requests_total{service="cart"}[5m])', True),
+    ]:
+        assert accepts(regrouped.lark, query) is allowed, query
+        assert accepts(narrowed["promql"].lark, query), query
+    assert regrouped.narrowed["group_labels"] == 3 and regrouped.name == narrowed["promql"].name + "+grouped"
+    with pytest.raises(ValueError):
+        grouping_within(narrowed["promql"], [])
+
+
+@needs_grammar("promql")
 def test_quantiles_need_no_buckets_to_compile():
     """Unnarrowed, or narrowed to a catalog with no histogram, any metric fits the quantile's
     selectors (the checks then refuse a non-bucket one): only the form is limited."""

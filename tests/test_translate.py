@@ -367,3 +367,28 @@ def test_a_rate_of_a_gauge_is_retried_and_the_answer_that_fits_the_type_is_kept(
                        bank=fixture_bank("promql"))
     assert result.ok and result.query == right and not result.warnings
     assert result.attempts[0].error_kind == "metric" and "up is a gauge" in model.prompts[1][-1]["content"]
+    assert model.calls[1]["grammar"] is model.calls[0]["grammar"]  # only a lost grouping narrows retries
+
+
+def test_a_grouping_by_a_label_the_metric_lacks_is_retried_grouping_by_its_labels_only():
+    """`by (instance)` over http_requests_total, which has no such label (nlq.metric_use): the
+    first attempt's grammar allows it; the retries' takes only the labels the query's metrics
+    carry (nlq.constrain.regroup), and the attempt says which grammar it was decoded under."""
+    import llguidance
+
+    def accepts(grammar, text):
+        matcher = llguidance.LLMatcher(llguidance.LLTokenizer("byte"), grammar.spec)
+        return all(matcher.consume_token(t) for t in text.encode()) and matcher.is_accepting()
+
+    wrong = "sum by (instance) (rate(http_requests_total[5m]))"
+    right = "sum by (service) (rate(http_requests_total[5m]))"
+    model = ScriptedModel([wrong, wrong, right, wrong])
+    result = translate("request rate per service", "promql", fixture_catalog("promql"), model,
+                       bank=fixture_bank("promql"))
+    assert result.ok and result.query == right and not result.warnings
+    first, retry = model.calls[0]["grammar"], model.calls[1]["grammar"]
+    assert accepts(first, wrong) and accepts(first, right)
+    assert not accepts(retry, wrong) and accepts(retry, right)
+    assert accepts(retry, 'sum(rate(http_requests_total{code="500"}[5m])) by (route, method)')
+    assert result.attempts[0].grammar == "" and result.attempts[1].grammar == retry.name
+    assert retry.name.endswith("+grouped") and retry.narrowed["group_labels"] == 4
