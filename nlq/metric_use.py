@@ -22,7 +22,9 @@ name exists) and still answer a different question:
 
 `misused_metric(ast, catalog)` returns the first of them as a `nlq.degenerate.Finding`;
 `nlq.doubts` lists it, so translate() retries such an answer with the reason fed back
-and keeps it, with a warning, only when no retry does better.  Without a PromQL
+and keeps it, with a warning, only when no retry does better.  After a lost grouping,
+`regroup_labels` gives the labels the query's metrics do carry, and the retries group
+by those alone (nlq.constrain.regroup).  Without a PromQL
 catalog nothing is judged, and nothing about a metric the catalog does not know.
 
     >>> from nlq.catalog import Catalog, Metric
