@@ -58,6 +58,7 @@ from nlq.catalog import Catalog, Metric, value_kind
 from nlq.constrain import larktext
 from nlq.constrain.aggregations import as_loki_validates
 from nlq.constrain.calls import typed_calls
+from nlq.constrain.datadog_names import checked_names
 from nlq.constrain.grammar import ConstraintGrammar, GrammarError
 from nlq.constrain.grounding import Mentions, grounded_values, withheld
 from nlq.constrain.histograms import BUCKET_SELECTOR, bucket_quantiles
@@ -66,7 +67,7 @@ from nlq.constrain.selectors import named_selectors
 from nlq.grammar import grammar_text
 
 #: bump when the narrowing output changes, to invalidate disk caches
-NARROW_VERSION = 19
+NARROW_VERSION = 20
 #: per-metric scoping clones the selector rules once per group of metrics (`scope_groups`);
 #: llguidance's Earley parser then predicts every clone where a metric may start.  Measured:
 #: 200 or 1,000 clones exceed its 50,000-item limit per mask ("Too many items"); 100 cost
@@ -766,14 +767,15 @@ def _promql_for_generation(text: str) -> str:
     return named_selectors(bucket_quantiles(typed_calls(text)))
 
 
-GENERATION_REWRITES = {"promql": _promql_for_generation, "logql": as_loki_validates, "datadog-logs": keyed_values}
+GENERATION_REWRITES = {"promql": _promql_for_generation, "logql": as_loki_validates,
+                       "datadog-metrics": checked_names, "datadog-logs": keyed_values}
 
 
 def generation_source(dialect: str) -> str:
     """The dialect's grammar as generation starts from it: the file, rewritten where a
     construct the checks always refuse, or no question means, can be kept out of the
     language (nlq.constrain.calls, nlq.constrain.histograms, nlq.constrain.aggregations,
-    nlq.constrain.selectors, nlq.constrain.keyed_values)."""
+    nlq.constrain.selectors, nlq.constrain.datadog_names, nlq.constrain.keyed_values)."""
     text = grammar_text(grammar_file(dialect))
     rewrite = GENERATION_REWRITES.get(dialect)
     return rewrite(text) if rewrite else text
