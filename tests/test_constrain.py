@@ -290,6 +290,26 @@ def test_datadog_metrics_tags_depend_on_the_metric(narrowed):
     assert accepts(text, "avg:system.cpu.user{host:web-*}")  # wildcards stay possible
 
 
+@needs_grammar("datadog-metrics")
+@pytest.mark.parametrize("query, allowed", [
+    ("derivative(avg:system.cpu.user{*})", True),
+    ("deriv(avg:system.cpu.user{*})", False),                                 # no such function
+    ("top5_mean(avg:system.cpu.user{*} by {host})", True),                    # a rank shorthand
+    ("sum:trace.http.request.hits{service:cart}.as_rate()", True),
+    ("sum:trace.http.request.hits{service:cart}.as_time()", False),           # no such modifier
+    ("avg:system.cpu.user{*}.rollup(max, 60).fill(zero)", True),
+    ("p95:trace.http.request.duration{*}", True),
+    ("median:trace.http.request.duration{*}", False),                         # no such aggregator
+    ("timeshift(avg:system.cpu.user{*}, -3600) / 2", True),
+])
+def test_datadog_metrics_generation_names_what_the_checks_know(narrowed, query, allowed):
+    """Functions, modifiers and aggregators the checks refuse by name cannot be generated
+    (nlq.constrain.datadog_names); validation still parses them, to say "did you mean"."""
+    assert accepts(narrowed["datadog-metrics"].lark, query) is allowed
+    assert accepts(narrowed_grammar("datadog-metrics", None, disk_cache=False).lark, query) is allowed
+    assert lark.Lark(grammar_file("datadog-metrics").read_text(), parser="earley", lexer="dynamic").parse(query)
+
+
 def test_values_no_rule_can_spell_leave_only_wildcards():
     """A Datadog tag value cannot hold a space: where a key's every known value has one, the
     grammar offers wildcards, not any text the catalog check would then refuse."""
