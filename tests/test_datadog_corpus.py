@@ -109,3 +109,25 @@ def test_format_round_trips(name, file_dialect):
         elif spec.format(again) != text:
             broken.append(f"{query}\n  -> {text}\n  -> {spec.format(again)} (not a fixed point)")
     assert not broken, "\n".join(broken[:20])
+
+
+@pytest.mark.slow
+def test_the_metrics_generation_grammar_writes_every_query_the_checks_accept():
+    """Generation names functions, modifiers and aggregators from the checks' tables
+    (nlq.constrain.datadog_names): it must still write, in canonical form, every metrics
+    corpus query the checks accept."""
+    from corpus_util import generation_grammar_acceptor
+
+    metrics = dialects.get("datadog-metrics")
+    generation_accepts = generation_grammar_acceptor("datadog-metrics")
+    refused, count = [], 0
+    for name, file_dialect in CORPUS_FILES.items():
+        for query in corpus_queries(name):
+            if dialect_for(file_dialect, query) != "datadog-metrics" or validation_error("datadog-metrics", query):
+                continue
+            canonical = metrics.format(parsed("datadog-metrics", query))
+            count += 1
+            if not generation_accepts(canonical):
+                refused.append(f"{name}: {canonical}")
+    print(f"\nDatadog metrics generation grammar: {count - len(refused)}/{count} valid corpus queries")
+    assert count > 0 and not refused, "\n".join(refused[:20])
