@@ -13,7 +13,10 @@ on as `derivative`, `.as_` as `.as_count()` or `.as_rate()`.
 checks' own tables: `function_call` takes FUNCTIONS and the rank shorthands
 (`top5_mean`), `method` takes MODIFIERS with `rollup` and `fill`, and
 `space_aggregator` the aggregators and percentiles (`p95`).  Arguments stay as
-they are.  The language shrinks and never grows.
+they are.  And a formula's reference to a named query (`query_ref`, the `a` of
+`a / b`) goes: a translated query is one query, with no named queries to refer
+to, and with function names closed a start like `h` could still end as the
+"query" `host`.  The language shrinks and never grows.
 """
 
 from __future__ import annotations
@@ -42,6 +45,8 @@ STRUCTURED_MODIFIERS = ("rollup", "fill")
 _PERCENTILE = r"/p([0-9]{1,2}|999)/"
 
 _OPEN_NAME = "IDENT"
+#: a formula's reference to a named query: an atom no single query needs
+_QUERY_REF = "query_ref"
 #: rule -> (the terminal that replaces its open name, the names it takes, a pattern it also takes)
 _NAMED = {
     "function_call": ("DD_FUNCTION", (*FUNCTIONS, *RANK_FUNCTIONS), None),
@@ -57,6 +62,11 @@ def checked_names(text: str) -> str:
         raise ValueError("RANK_FUNCTIONS no longer matches the checks' RANK_SHORTHAND")
     defs = larktext.definitions(text)
     replacements, terminals = {}, []
+    atom = defs["atom"]
+    kept = [a for a in larktext.alternatives(atom.body) if larktext.referenced_names(a) != [_QUERY_REF]]
+    if len(kept) != len(larktext.alternatives(atom.body)) - 1:
+        raise ValueError(f"datadog_metrics.lark's atom no longer has a {_QUERY_REF} alternative")
+    replacements["atom"] = f"{atom.prefix}atom: " + "\n     | ".join(kept)
     for rule, (terminal, names, pattern) in _NAMED.items():
         definition = defs.get(rule)
         if definition is None or larktext.referenced_names(definition.body).count(_OPEN_NAME) != 1:
