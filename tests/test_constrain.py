@@ -301,10 +301,12 @@ def test_datadog_metrics_tags_depend_on_the_metric(narrowed):
     ("p95:trace.http.request.duration{*}", True),
     ("median:trace.http.request.duration{*}", False),                         # no such aggregator
     ("timeshift(avg:system.cpu.user{*}, -3600) / 2", True),
+    ("host", False),                                                          # a formula's query reference
+    ("a / b", False),
 ])
 def test_datadog_metrics_generation_names_what_the_checks_know(narrowed, query, allowed):
-    """Functions, modifiers and aggregators the checks refuse by name cannot be generated
-    (nlq.constrain.datadog_names); validation still parses them, to say "did you mean"."""
+    """Functions, modifiers and aggregators the checks refuse by name cannot be generated, nor
+    references to named queries (nlq.constrain.datadog_names); validation still parses them."""
     assert accepts(narrowed["datadog-metrics"].lark, query) is allowed
     assert accepts(narrowed_grammar("datadog-metrics", None, disk_cache=False).lark, query) is allowed
     assert lark.Lark(grammar_file("datadog-metrics").read_text(), parser="earley", lexer="dynamic").parse(query)

@@ -115,19 +115,31 @@ def test_format_round_trips(name, file_dialect):
 def test_the_metrics_generation_grammar_writes_every_query_the_checks_accept():
     """Generation names functions, modifiers and aggregators from the checks' tables
     (nlq.constrain.datadog_names): it must still write, in canonical form, every metrics
-    corpus query the checks accept."""
+    corpus query the checks accept.  A formula that refers to named queries (`a / b`) it
+    must refuse: a translated query is one query, with none to refer to."""
     from corpus_util import generation_grammar_acceptor
+
+    from nlq.degenerate import ast_nodes
+    from nlq.dialects.datadog_metrics import ast
 
     metrics = dialects.get("datadog-metrics")
     generation_accepts = generation_grammar_acceptor("datadog-metrics")
-    refused, count = [], 0
+    refused, referring_written, count, referring = [], [], 0, 0
     for name, file_dialect in CORPUS_FILES.items():
         for query in corpus_queries(name):
             if dialect_for(file_dialect, query) != "datadog-metrics" or validation_error("datadog-metrics", query):
                 continue
-            canonical = metrics.format(parsed("datadog-metrics", query))
+            node = parsed("datadog-metrics", query)
+            canonical = metrics.format(node)
+            if any(isinstance(n, ast.QueryRef) for n in ast_nodes(node)):
+                referring += 1
+                if generation_accepts(canonical):
+                    referring_written.append(f"{name}: {canonical}")
+                continue
             count += 1
             if not generation_accepts(canonical):
                 refused.append(f"{name}: {canonical}")
-    print(f"\nDatadog metrics generation grammar: {count - len(refused)}/{count} valid corpus queries")
+    print(f"\nDatadog metrics generation grammar: {count - len(refused)}/{count} valid corpus queries, "
+          f"{referring - len(referring_written)}/{referring} formulas of named queries refused")
     assert count > 0 and not refused, "\n".join(refused[:20])
+    assert referring > 0 and not referring_written, "\n".join(referring_written[:20])
