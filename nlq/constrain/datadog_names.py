@@ -21,23 +21,15 @@ to, and with function names closed a start like `h` could still end as the
 
 from __future__ import annotations
 
-import itertools
-
 from nlq.constrain import larktext
 from nlq.dialects.datadog_metrics.checks import (
     EXTRA_AGGREGATORS,
     FUNCTIONS,
     MODIFIERS,
-    RANK_SHORTHAND,
+    RANK_FUNCTIONS,
     SPACE_AGGREGATORS,
 )
 
-#: what the checks' RANK_SHORTHAND pattern allows, spelled out
-RANK_FUNCTIONS = tuple(
-    f"{side}{count}{suffix}"
-    for side, count, suffix in itertools.product(
-        ("top", "bottom"), (5, 10, 15, 20), ("", "_mean", "_min", "_max", "_last", "_area", "_l2norm", "_norm"))
-)
 #: modifiers the checks build nodes of their own for (`.rollup(avg, 60)`, `.fill(zero)`)
 STRUCTURED_MODIFIERS = ("rollup", "fill")
 #: percentile aggregators as the grammar's IDENT can spell them (`p95`, `p999`; the checks'
@@ -58,8 +50,6 @@ _NAMED = {
 def checked_names(text: str) -> str:
     """The Datadog metrics grammar `text` with functions, modifiers and aggregators named
     as the checks accept them."""
-    if not all(RANK_SHORTHAND.match(name) for name in RANK_FUNCTIONS):
-        raise ValueError("RANK_FUNCTIONS no longer matches the checks' RANK_SHORTHAND")
     defs = larktext.definitions(text)
     replacements, terminals = {}, []
     atom = defs["atom"]
@@ -78,4 +68,4 @@ def checked_names(text: str) -> str:
                                         header="names as the checks accept them (nlq.constrain.datadog_names)")
 
 
-__all__ = ["RANK_FUNCTIONS", "checked_names"]
+__all__ = ["checked_names"]

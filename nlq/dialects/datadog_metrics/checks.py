@@ -14,6 +14,7 @@ Sources:
 
 from __future__ import annotations
 
+import itertools
 import re
 
 from nlq.catalog import Catalog
@@ -106,8 +107,10 @@ FUNCTIONS: dict[str, tuple[int, int]] = {
     "fill": (2, 3),
 }
 # top5_mean(), bottom10_min(), top10(): https://docs.datadoghq.com/dashboards/functions/rank/
-RANK_SHORTHAND = re.compile(
-    r"^(?:top|bottom)(?:5|10|15|20)(?:_(?:mean|min|max|last|area|l2norm|norm))?$"
+RANK_FUNCTIONS = frozenset(
+    f"{side}{count}{suffix}"
+    for side, count, suffix in itertools.product(
+        ("top", "bottom"), (5, 10, 15, 20), ("", "_mean", "_min", "_max", "_last", "_area", "_l2norm", "_norm"))
 )
 KEYWORD_FUNCTIONS = ("anomalies", "outliers", "forecast")
 TIME_AGGREGATIONS = ("avg", "sum", "min", "max", "change", "pct_change")
@@ -161,7 +164,7 @@ class _Checker:
         positional = [a for a in node.args if not isinstance(a, ast.Keyword)]
         keywords = [a for a in node.args if isinstance(a, ast.Keyword)]
         arity = FUNCTIONS.get(node.name)
-        if arity is None and RANK_SHORTHAND.match(node.name):
+        if arity is None and node.name in RANK_FUNCTIONS:
             arity = _ONE
         if arity is None:
             self.error(
