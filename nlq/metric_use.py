@@ -59,8 +59,8 @@ _LABEL_MAKERS = frozenset({"label_replace", "label_join"})
 def misused_metric(node: Any, catalog: Any) -> Finding | None:
     """The first nameless selector, rate of a gauge or grouping label no series carries in the
     PromQL AST `node`, judged by `catalog` (None without a PromQL catalog)."""
-    metrics = getattr(catalog, "metrics", None) or {}
-    if not metrics or getattr(catalog, "dialect", "promql") != "promql":
+    metrics = _promql_metrics(catalog)
+    if not metrics:
         return None
     for item in ast_nodes(node):
         kind = type(item).__name__
@@ -69,7 +69,7 @@ def misused_metric(node: Any, catalog: Any) -> Finding | None:
             return Finding(f"`{shown}` names no metric: it selects every metric those series have", span_of(item))
         if kind == "Call" and item.func in COUNTER_FUNCTIONS and (finding := _rate_of_gauge(item, metrics)):
             return finding
-        if kind == "Aggregation" and item.grouping and not item.without and (finding := _lost_group(item, metrics)):
+        if kind == "Aggregation" and (finding := _lost_group(item, metrics)):
             return finding
     return None
 
@@ -85,15 +85,19 @@ def regroup_labels(node: Any, catalog: Any) -> frozenset[str] | None:
     >>> regroup_labels(dialects.get("promql").parse("sum by (job) (up)"), catalog) is None
     True
     """
-    metrics = getattr(catalog, "metrics", None) or {}
-    if not metrics or getattr(catalog, "dialect", "promql") != "promql":
-        return None
-    lost = any(type(item).__name__ == "Aggregation" and item.grouping and not item.without
-               and _lost_group(item, metrics) for item in ast_nodes(node))
+    metrics = _promql_metrics(catalog)
+    lost = metrics and any(type(item).__name__ == "Aggregation" and _lost_group(item, metrics)
+                           for item in ast_nodes(node))
     if not lost:
         return None
     named = [metrics[s.name] for s in _selectors((node,)) if s.name in metrics]
     return frozenset(label for metric in named for label in metric.labels) or None
+
+
+def _promql_metrics(catalog: Any) -> dict:
+    """The catalog's metrics when it is a PromQL catalog, else {} (nothing is judged)."""
+    metrics = getattr(catalog, "metrics", None) or {}
+    return metrics if getattr(catalog, "dialect", "promql") == "promql" else {}
 
 
 def _nameless(selector: Any) -> bool:
@@ -110,6 +114,8 @@ def _rate_of_gauge(call: Any, metrics: dict) -> Finding | None:
 
 
 def _lost_group(aggregation: Any, metrics: dict) -> Finding | None:
+    if not aggregation.grouping or aggregation.without:
+        return None
     carried = labels_of(aggregation.expr, metrics)
     if carried is None:
         return None
