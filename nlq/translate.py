@@ -109,6 +109,10 @@ class Attempt:
     prompt_tokens: int = 0
     tokens: int = 0
     forced_tokens: int = 0
+    #: tokens drafted from the prompt and evaluated beside the picked ones, and of those the
+    #: ones the model picked (speculative decoding, nlq.models.prompt_lookup)
+    drafted_tokens: int = 0
+    accepted_tokens: int = 0
     timings: dict[str, float] = field(default_factory=dict)
     #: on a sampled retry, every candidate's text (the first valid one is `query`)
     candidates: list[str] = field(default_factory=list)
@@ -129,6 +133,8 @@ class Attempt:
             "prompt_tokens": self.prompt_tokens,
             "tokens": self.tokens,
             "forced_tokens": self.forced_tokens,
+            "drafted_tokens": self.drafted_tokens,
+            "accepted_tokens": self.accepted_tokens,
             "left_out": self.left_out,
             "grammar": self.grammar,
             "timings": {k: round(v, 6) for k, v in self.timings.items()},
@@ -460,6 +466,7 @@ def _record_attempt(result: Translation, generation: Any, checked: list[tuple[st
                       finish_reason=generation.completions[index].finish_reason,
                       prompt_tokens=generation.prompt_tokens, tokens=generation.completion_tokens,
                       forced_tokens=sum(c.forced_tokens for c in generation.completions),
+                      drafted_tokens=generation.drafted, accepted_tokens=generation.accepted,
                       timings={"retrieve_s": retrieve_s, **generation.timings, "validate_s": validate_s})
     if with_candidates:
         attempt.candidates = [t for t, _, _ in checked]

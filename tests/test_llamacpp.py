@@ -121,3 +121,36 @@ def test_unconstrained_reference_stops_at_the_end_of_the_line(model):
     assert gen.masks == 0 and gen.timings["mask_s"] < 0.01
     assert "\n" not in c.text and c.finish_reason in ("stop", "eos", "length", "repetition")
     assert c.text.strip()
+
+
+@pytest.mark.parametrize(("dialect", "question"), QUESTIONS)
+def test_drafting_keeps_greedy_answers_in_fewer_passes(model, dialect, question):
+    catalog = default_catalog(dialect)
+    spec = narrowed_grammar(dialect, catalog).validated_spec(model.ll_tokenizer)
+    prompt = model.render(build_prompt(question, dialect, catalog).messages)
+    answers = {}
+    try:
+        for drafts in (0, 4):
+            model.draft_tokens = drafts
+            answers[drafts] = model.decode(prompt, spec, max_tokens=96)
+    finally:
+        model.draft_tokens = 0
+    plain, drafted = answers[0], answers[4]
+    assert plain.drafted == plain.accepted == 0
+    assert drafted.texts == plain.texts
+    # the answer copies names from the prompt: some drafted tokens are taken, each saving a pass
+    assert 0 < drafted.accepted <= drafted.drafted
+    assert drafted.steps < plain.steps
+
+
+def test_drafted_sampling_is_seeded_and_in_the_grammar(model):
+    grammar = ConstraintGrammar(TOY)
+    model.draft_tokens = 4
+    try:
+        gen = model.generate([MESSAGES], grammar, max_tokens=32, temperature=1.0, n=3, seed=7)[0]
+    finally:
+        model.draft_tokens = 0
+    plain = model.generate([MESSAGES], grammar, max_tokens=32, temperature=1.0, n=3, seed=7)[0]
+    assert all(in_language(TOY, t) for t in gen.texts), gen.texts
+    assert gen.texts == plain.texts  # a drafted token is kept only where the sample picked it
+

@@ -64,6 +64,10 @@ class Generation:
     #: decode steps (forward passes after the prompt) and mask computations
     steps: int = 0
     masks: int = 0
+    #: draft tokens evaluated beside the picked ones (speculative decoding), and of those the
+    #: ones the model picked too; 0 where the backend does not draft
+    drafted: int = 0
+    accepted: int = 0
 
     @property
     def texts(self) -> list[str]:
@@ -81,6 +85,8 @@ class Generation:
             "completion_tokens": self.completion_tokens,
             "steps": self.steps,
             "masks": self.masks,
+            "drafted": self.drafted,
+            "accepted": self.accepted,
             "timings": {k: round(v, 6) for k, v in self.timings.items()},
         }
 

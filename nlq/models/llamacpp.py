@@ -33,6 +33,14 @@ leaves them idle (`NLQ_PREFILL_THREADS`, as for transformers).  llama.cpp's
 OpenMP threads are made to sleep rather than spin while they wait
 (`OMP_WAIT_POLICY=PASSIVE` unless set): spinning threads on a busy 2-core
 machine made a 400-token prompt take 10-45 s instead of 3 s.
+
+Drafting (`NLQ_DRAFT_TOKENS=N`, off by default): each forward pass also
+evaluates up to N tokens guessed from the prompt (nlq.models.prompt_lookup)
+and keeps those the model picks too, so greedy answers stay the same in fewer
+passes.  On the 2-core AVX2 machine it does not pay: a pass over 2 tokens
+took 53 ms against 24 ms for one (every drafted row also needs the 49k-token
+output layer), and 8 passes instead of 12 per answer took as long
+(benchmarks/decode_options.py measures it on the machine at hand).
 """
 
 from __future__ import annotations
@@ -50,7 +58,10 @@ import numpy as np
 from nlq.errors import NlqError, UsageError
 from nlq.models.base import Completion, Generation, Messages
 from nlq.models.hf import prefill_threads
+from nlq.models.prompt_lookup import draft
 
+#: tokens drafted per forward pass by prompt lookup (`NLQ_DRAFT_TOKENS`; 0 turns drafting off)
+DRAFT_TOKENS = 0
 #: SmolLM2's end-of-turn token, the EOS its chat template ends every answer with
 CHAT_EOS = b"<|im_end|>"
 
@@ -60,6 +71,15 @@ def _threads(variable: str, default: int) -> int:
     return max(1, int(value)) if value else default
 
 
+def _draft_tokens() -> int:
+    value = os.environ.get("NLQ_DRAFT_TOKENS", "").strip()
+    if not value:
+        return DRAFT_TOKENS
+    if not value.isdigit():
+        raise UsageError(f"NLQ_DRAFT_TOKENS={value}: expected a whole number of tokens (0 turns drafting off)")
+    return int(value)
+
+
 class LlamaCppModel:
     """A GGUF model in llama.cpp behind the `ModelBackend` interface."""
 
@@ -67,8 +87,9 @@ class LlamaCppModel:
     tokenizer = None
 
     def __init__(self, model_path: str, n_ctx: int = 4096, n_threads: int | None = None,
-                 n_threads_batch: int | None = None, name: str | None = None):
-        """`n_threads_batch=None`: chosen per prompt from the load average (see `prefill_threads`)."""
+                 n_threads_batch: int | None = None, name: str | None = None, draft_tokens: int | None = None):
+        """`n_threads_batch=None`: chosen per prompt from the load average (see `prefill_threads`);
+        `draft_tokens=None`: `NLQ_DRAFT_TOKENS` or `DRAFT_TOKENS`."""
         # read by libgomp when llama.cpp loads it: waiting threads sleep instead of spinning
         os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
         try:
@@ -86,6 +107,8 @@ class LlamaCppModel:
             n_threads = _threads("NLQ_LLAMA_THREADS", 1 if cores <= 2 else cores)
         self.n_threads = n_threads
         self.n_threads_batch = n_threads_batch
+        #: tokens drafted from the prompt per forward pass (0: no drafting)
+        self.draft_tokens = draft_tokens if draft_tokens is not None else _draft_tokens()
         self._llama_cpp = llama_cpp
         try:
             self.llm = llama_cpp.Llama(model_path=model_path, n_ctx=n_ctx, n_threads=n_threads,
@@ -139,20 +162,38 @@ class LlamaCppModel:
         return len(self.render(messages))
 
     # -- evaluation --------------------------------------------------------------
-    def _logits(self) -> np.ndarray:
-        """A copy of the logits after the last evaluated token."""
-        pointer = self._llama_cpp.llama_get_logits_ith(self.llm.ctx, -1)
-        return np.ctypeslib.as_array(pointer, shape=(self.n_vocab,)).copy()
-
-    def _eval(self, tokens: list[int]) -> np.ndarray:
-        if self.llm.n_tokens + len(tokens) > self.llm.n_ctx():
-            raise NlqError(f"the prompt and answer need more than the model's {self.llm.n_ctx()} tokens of context")
-        self.llm.eval(tokens)
-        return self._logits()
+    def _eval_rows(self, tokens: list[int], rows: int) -> np.ndarray:
+        """Evaluate `tokens` after the cache; the logits after each of their last `rows`
+        tokens, shape (rows, vocab).  One forward pass when they fit in a batch."""
+        llm = self.llm
+        if llm.n_tokens + len(tokens) > llm.n_ctx():
+            raise NlqError(f"the prompt and answer need more than the model's {llm.n_ctx()} tokens of context")
+        cut = max(0, len(tokens) - llm.n_batch)
+        if cut:  # a prompt longer than one batch: its start in batches of its own
+            llm.eval(tokens[:cut])
+            tokens = tokens[cut:]
+        start = llm.n_tokens
+        # llama-cpp-python's Llama.eval asks for the last token's logits only; the
+        # drafted tokens' rows are flagged here on its own batch, as eval fills it
+        llm._ctx.kv_cache_seq_rm(-1, start, -1)
+        llm._batch.set_batch(batch=tokens, n_past=start, logits_all=False)
+        for i in range(len(tokens) - rows, len(tokens)):
+            llm._batch.batch.logits[i] = True
+        llm._ctx.decode(llm._batch)
+        llm.input_ids[start:start + len(tokens)] = tokens
+        llm.n_tokens = start + len(tokens)
+        pointer = self._llama_cpp.llama_get_logits(llm.ctx)
+        return np.ctypeslib.as_array(pointer, shape=(rows, self.n_vocab)).copy()
 
     def prefill(self, ids: list[int]) -> tuple[np.ndarray, int]:
         """(logits after `ids`, tokens reused from llama.cpp's cache): evaluates only the
         part of `ids` after the prefix already in the cache (at least its last token)."""
+        rows, reused = self._prefill(ids, [])
+        return rows[0], reused
+
+    def _prefill(self, ids: list[int], guess: list[int]) -> tuple[np.ndarray, int]:
+        """`prefill`, with the drafted `guess` evaluated after `ids` in the same pass:
+        (logits after `ids` and after each drafted token, tokens reused)."""
         evaluated = self.llm.input_ids[: self.llm.n_tokens]
         limit = min(len(evaluated), len(ids) - 1)
         same = np.asarray(evaluated[:limit]) == np.asarray(ids[:limit], dtype=evaluated.dtype)
@@ -160,7 +201,12 @@ class LlamaCppModel:
         self.llm.n_tokens = reused  # llama.cpp drops the cache beyond it at the next eval
         batch_threads = self.n_threads_batch or prefill_threads() or self.n_threads
         self._llama_cpp.llama_set_n_threads(self.llm.ctx, self.n_threads, batch_threads)
-        return self._eval(ids[reused:]), reused
+        return self._eval_rows(ids[reused:] + guess, len(guess) + 1), reused
+
+    def _guess(self, context: list[int], matcher: Any, room: int) -> list[int]:
+        """Draft tokens after `context` (nlq.models.prompt_lookup), cut where the grammar refuses one."""
+        guess = draft(context, min(self.draft_tokens, room))
+        return guess[: matcher.validate_tokens(guess)] if guess else guess
 
     # -- generation ------------------------------------------------------------
     def generate(self, prompts: list[Messages], grammar: Any, max_tokens: int = 128,
@@ -187,7 +233,7 @@ class LlamaCppModel:
         rng = rng or np.random.default_rng(0)
         timings = {"prefill_s": 0.0, "forward_s": 0.0, "mask_s": 0.0, "grammar_s": 0.0, "sample_s": 0.0,
                    "decode_s": 0.0}
-        steps = masks = 0
+        steps = masks = drafted = accepted = 0
         completions = []
         bitmask = llguidance.numpy.allocate_token_bitmask(1, self.n_vocab)
         for _ in range(n):
@@ -204,15 +250,21 @@ class LlamaCppModel:
             timings["grammar_s"] += time.perf_counter() - t0
 
             t0 = time.perf_counter()
-            logits, reused = self.prefill(prompt + head)
+            # `guess`: drafted tokens in the cache after the current position, not yet taken;
+            # `rows`: the logits at the current position, then after each of them
+            guess = self._guess(prompt + seq.tokens, seq.matcher, max_tokens - len(seq.tokens))
+            rows, reused = self._prefill(prompt + head, guess)
+            drafted += len(guess)
             self.cached_tokens = reused
             timings["prefill_s"] += time.perf_counter() - t0
             if seq.matcher.is_stopped():
                 seq.finish("grammar")
 
             t_decode = time.perf_counter()
+            row = 0
             while not seq.done:
                 t0 = time.perf_counter()
+                logits = rows[row]
                 wanted = int(np.argmax(logits))
                 if spec:
                     llguidance.numpy.fill_next_token_bitmask(seq.matcher, bitmask, 0)
@@ -236,8 +288,18 @@ class LlamaCppModel:
                 if seq.done or not fed:
                     break
 
+                if guess and guess[0] == token:  # the model's own pick: already in the cache
+                    guess.pop(0)
+                    accepted += 1
+                    row += 1
+                    feed.pop(0)
+                    if not feed:
+                        continue  # rows[row] holds the logits after it
                 t0 = time.perf_counter()
-                logits = self._eval(feed)
+                self.llm.n_tokens -= len(guess)  # drop the drafted tokens not taken
+                guess = self._guess(prompt + seq.tokens, seq.matcher, max_tokens - len(seq.tokens))
+                rows, row = self._eval_rows(feed + guess, len(guess) + 1), 0
+                drafted += len(guess)
                 steps += 1
                 timings["forward_s"] += time.perf_counter() - t0
             timings["decode_s"] += time.perf_counter() - t_decode
@@ -246,7 +308,8 @@ class LlamaCppModel:
             completions.append(Completion(self._text(seq.tokens, spec), len(seq.tokens), seq.forced,
                                           seq.finish_reason, seq.error))
         timings["total_s"] = time.perf_counter() - start
-        generation = Generation(completions, prompt_tokens=len(prompt), timings=timings, steps=steps, masks=masks)
+        generation = Generation(completions, prompt_tokens=len(prompt), timings=timings, steps=steps, masks=masks,
+                                drafted=drafted, accepted=accepted)
         generation.cached_tokens = self.cached_tokens
         return generation
 
@@ -289,6 +352,9 @@ class _FreeMatcher:
 
     def consume_tokens(self, tokens: list[int]) -> bool:
         return True
+
+    def validate_tokens(self, tokens: list[int]) -> int:
+        return len(tokens)
 
     def consume_token(self, token: int) -> bool:
         # llama.cpp's own piece for the token: a newline ends the one-line query
