@@ -28,8 +28,8 @@ against 108, reports/2026-12-06-degenerate), so Q8_0 stays the default.
 
 Threads: `NLQ_LLAMA_THREADS` for decode steps (default 1 on machines with two
 cores or fewer: a step is memory-bound and a second thread only helps on an
-idle machine); prompt evaluation uses every core while the load average
-leaves them idle (`NLQ_PREFILL_THREADS`, as for transformers).  llama.cpp's
+idle machine); prompt evaluation uses every core (`NLQ_PREFILL_THREADS` sets
+a number, or "auto" for transformers' choice by the load average).  llama.cpp's
 OpenMP threads are made to sleep rather than spin while they wait
 (`OMP_WAIT_POLICY=PASSIVE` unless set): spinning threads on a busy 2-core
 machine made a 400-token prompt take 10-45 s instead of 3 s.
@@ -69,6 +69,22 @@ CHAT_EOS = b"<|im_end|>"
 def _threads(variable: str, default: int) -> int:
     value = os.environ.get(variable, "").strip()
     return max(1, int(value)) if value else default
+
+
+def _prompt_threads() -> int | None:
+    """Threads for evaluating a prompt: `NLQ_PREFILL_THREADS` where set (a number, or
+    "auto": by the load average, as for transformers), else every core.
+
+    llama.cpp's waiting threads sleep (`OMP_WAIT_POLICY=PASSIVE`), so a busy
+    machine costs a second thread nothing.  On the 2-core AMD development
+    machine a 250-token prompt took 1.25 s with one thread and 1.07 s with two
+    when quiet, 1.36 s and 1.34 s beside one busy process, 2.0 s and 1.3 s
+    beside two.  "auto" read a load average near 1 on that idle machine and
+    chose one thread: 24% more time per question (benchmarks/decode_options.py).
+    """
+    if os.environ.get("NLQ_PREFILL_THREADS", "").strip():
+        return prefill_threads()
+    return os.cpu_count() or 1
 
 
 def _draft_tokens() -> int:
@@ -199,7 +215,7 @@ class LlamaCppModel:
         same = np.asarray(evaluated[:limit]) == np.asarray(ids[:limit], dtype=evaluated.dtype)
         reused = int(limit if same.all() else np.argmin(same))
         self.llm.n_tokens = reused  # llama.cpp drops the cache beyond it at the next eval
-        batch_threads = self.n_threads_batch or prefill_threads() or self.n_threads
+        batch_threads = self.n_threads_batch or _prompt_threads() or self.n_threads
         self._llama_cpp.llama_set_n_threads(self.llm.ctx, self.n_threads, batch_threads)
         return self._eval_rows(ids[reused:] + guess, len(guess) + 1), reused
 
