@@ -320,6 +320,8 @@ def translate(
     from nlq.choice import CHOICE_MODES, DEFAULT_CANDIDATES
     from nlq.constrain.grammar import free_text_grammar
     from nlq.constrain.narrow import catalog_fingerprint, narrowed_grammar
+    from nlq.constrain.whole import DIALECTS as WHOLE_DIALECTS
+    from nlq.constrain.whole import asks_for_the_whole, without_breakdown
     from nlq.coverage import left_out, named_values
     from nlq.models import load_model
 
@@ -358,6 +360,8 @@ def translate(
     grammar = (free_text_grammar() if constraint == "none"
                else narrowed_grammar(dialect, catalog if constraint == "catalog" else None,
                                      question=question if ground_values else None))
+    if constraint == "catalog" and ground_values and dialect in WHOLE_DIALECTS and asks_for_the_whole(question):
+        grammar = without_breakdown(grammar, dialect)
     ll_tokenizer = getattr(backend, "ll_tokenizer", None)
     if ll_tokenizer is not None:  # compile + validate now (cached), so the timing says where it went
         grammar.validated_spec(ll_tokenizer)

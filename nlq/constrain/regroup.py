@@ -33,8 +33,11 @@ _RULES = [
 ]
 
 
-def grouping_within(grammar: ConstraintGrammar, labels: Iterable[str]) -> ConstraintGrammar:
-    """`grammar` (PromQL) with every grouping list taking only `labels` (not empty)."""
+def grouping_within(grammar: ConstraintGrammar, labels: Iterable[str], *,
+                    why: str = "a retry grouping by its metrics' labels (nlq.constrain.regroup)",
+                    suffix: str = "grouped") -> ConstraintGrammar:
+    """`grammar` (PromQL) with every grouping list taking only `labels` (not empty); `why`
+    heads the rewritten rules in the grammar text, `suffix` ends the grammar's name."""
     labels = sorted(set(labels))
     if not labels:
         raise ValueError("grouping_within needs at least one label")
@@ -47,9 +50,8 @@ def grouping_within(grammar: ConstraintGrammar, labels: Iterable[str]) -> Constr
         body = larktext.substitute(definition.body, {_LIST: "nlq_group_list"})
         replacements[rule] = f"{definition.prefix}{rule}: {body}"
     extra = [*_RULES, larktext.words_terminal("NLQ_GROUP_LABEL", labels)]
-    text = larktext.replace_definitions(grammar.lark, replacements, extra,
-                                        header="a retry grouping by its metrics' labels (nlq.constrain.regroup)")
-    return ConstraintGrammar(lark=text, name=f"{grammar.name}+grouped",
+    text = larktext.replace_definitions(grammar.lark, replacements, extra, header=why)
+    return ConstraintGrammar(lark=text, name=f"{grammar.name}+{suffix}",
                              narrowed={**grammar.narrowed, "group_labels": len(labels)},
                              missing_rules=grammar.missing_rules, catalog_fingerprint=grammar.catalog_fingerprint)
 
