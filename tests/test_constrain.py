@@ -509,3 +509,50 @@ def test_large_catalogs_use_global_label_sets():
     # all 101 metrics carry the same labels, so they share one scoped group
     assert g.narrowed["scoped_groups"] == 1 and g.narrowed["scoped_metrics"] == MAX_SCOPED_ENTITIES + 1
     assert accepts(g.lark, f'sum(rate(m{MAX_SCOPED_ENTITIES}_total{{service="a"}}[5m]))')
+
+
+@pytest.mark.parametrize(("question", "whole"), [
+    ("total mem used across the cluster", True),
+    ("cluster-wide network receive throughput", True),
+    ("overall 5xx rate", True),
+    ("lowest idle cpu of any host", False),  # a ranking word: the breakdown may be meant
+    ("total requests per service", False),
+    ("memory by pod, across the cluster", False),
+    ("which node has the most load overall", False),
+    ("checkout vs cart total traffic", False),
+    ('lines containing "total failure" for cart', False),  # quoted: a line to match, not a cue
+    ("cpu of checkout", False),
+    ("totally broken pods", False),  # whole words only
+])
+def test_the_cue_for_a_question_about_the_whole(question, whole):
+    from nlq.constrain.whole import asks_for_the_whole
+
+    assert asks_for_the_whole(question) is whole
+
+
+@pytest.mark.parametrize(("dialect", "breakdown", "whole"), [
+    ("promql", "sum by (service) (rate(http_requests_total[5m]))", "sum(rate(http_requests_total[5m]))"),
+    ("promql", "sum(rate(http_requests_total[5m])) by (route)",
+     "histogram_quantile(0.95, sum by (le) (rate(http_request_duration_seconds_bucket[5m])))"),
+    ("logql", 'sum by (level) (count_over_time({env="prod"}[5m]))', 'sum(count_over_time({env="prod"}[5m]))'),
+    ("logql", 'sum(count_over_time({env="prod"}[5m])) by (level)', 'sum by () (count_over_time({env="prod"}[5m]))'),
+    ("datadog-metrics", "sum:system.mem.used{*} by {host}", "sum:system.mem.used{*}"),
+    ("datadog-metrics", "avg:system.cpu.user{env:prod} by {host}", "max:system.cpu.user{env:prod}"),
+])
+def test_a_question_about_the_whole_leaves_the_breakdown_out(narrowed, dialect, breakdown, whole):
+    """nlq.constrain.whole: no `by` list but `le`, an empty one, or no `by {...}`."""
+    from nlq.constrain.whole import without_breakdown
+
+    plain = narrowed[dialect]
+    assert accepts(plain.lark, breakdown) and accepts(plain.lark, whole)
+    grammar = without_breakdown(plain, dialect)
+    assert not accepts(grammar.lark, breakdown), breakdown
+    assert accepts(grammar.lark, whole), whole
+    assert grammar.name == plain.name + "+whole"
+
+
+def test_a_log_search_has_no_breakdown_to_leave_out(narrowed):
+    from nlq.constrain.whole import without_breakdown
+
+    with pytest.raises(ValueError):
+        without_breakdown(narrowed["datadog-logs"], "datadog-logs")

@@ -392,3 +392,36 @@ def test_a_grouping_by_a_label_the_metric_lacks_is_retried_grouping_by_its_label
     assert accepts(retry, 'sum(rate(http_requests_total{code="500"}[5m])) by (route, method)')
     assert result.attempts[0].grammar == "" and result.attempts[1].grammar == retry.name
     assert retry.name.endswith("+grouped") and retry.narrowed["group_labels"] == 4
+
+
+@pytest.mark.parametrize(("question", "whole"), [
+    ("total memory used across the fleet", True),
+    ("memory used per host", False),
+])
+def test_a_question_about_the_whole_is_decoded_without_a_breakdown(question, whole):
+    """nlq.constrain.whole: the grammar of every attempt leaves `by {...}` out; the
+    ungrounded ablation and a question naming a breakdown keep it."""
+    answer = "sum:system.mem.used{*}"
+    model = ScriptedModel([answer, answer])
+    result = translate(question, "datadog-metrics", fixture_catalog("datadog-metrics"), model,
+                       bank=fixture_bank("datadog-metrics"))
+    assert result.ok and result.query == answer
+    assert model.calls[0]["grammar"].name.endswith("+whole") is whole
+    translate(question, "datadog-metrics", fixture_catalog("datadog-metrics"), model,
+              bank=fixture_bank("datadog-metrics"), ground_values=False)
+    assert not model.calls[1]["grammar"].name.endswith("+whole")
+
+
+def test_a_question_about_the_whole_keeps_its_grammar_on_a_retry():
+    """`by (le)` is all the whole-question grammar lets PromQL group by; over a metric
+    without buckets it is a lost grouping, and the retries keep to the same grammar
+    instead of regrouping by the metric's labels."""
+    lost = "sum by (le) (rate(http_requests_total[5m]))"
+    total = "sum(rate(http_requests_total[5m]))"
+    model = ScriptedModel([lost, lost, total, lost])
+    result = translate("total request rate across the cluster", "promql", fixture_catalog("promql"), model,
+                       bank=fixture_bank("promql"))
+    assert result.ok and result.query == total
+    assert result.attempts[0].error_kind == "metric"
+    assert model.calls[1]["grammar"] is model.calls[0]["grammar"]
+    assert model.calls[0]["grammar"].name.endswith("+whole")
