@@ -483,12 +483,12 @@ def _record_attempt(result: Translation, generation: Any, checked: list[tuple[st
 def _regrouped(grammar: Any, ast: Any, catalog: Catalog | None, ll_tokenizer: Any) -> Any:
     """For the retries after an answer grouping by a label its series never carry: `grammar`
     with grouping lists taking only the labels its metrics carry (nlq.constrain.regroup);
-    `grammar` itself after any other doubt, or when its grouping lists are limited already
-    (a question about the whole, nlq.constrain.whole: the retries keep to one figure)."""
+    `grammar` itself after any other doubt, or for a question about the whole
+    (nlq.constrain.whole: the retries keep to one figure)."""
     from nlq.constrain.regroup import grouping_within
 
     labels = regroup_labels(ast, catalog) if ast is not None else None
-    if not labels or "group_labels" in grammar.narrowed:
+    if not labels or "whole" in grammar.narrowed:
         return grammar
     regrouped = grouping_within(grammar, labels)
     if ll_tokenizer is not None:

@@ -413,9 +413,9 @@ def test_a_question_about_the_whole_is_decoded_without_a_breakdown(question, who
 
 
 def test_a_question_about_the_whole_keeps_its_grammar_on_a_retry():
-    """`by (le)` is all the whole-question grammar lets PromQL group by; over a metric
-    without buckets it is a lost grouping, and the retries keep to the same grammar
-    instead of regrouping by the metric's labels."""
+    """A lost grouping in an answer to a question about the whole (here `by (le)` over a
+    metric without buckets) is retried under the same grammar, not regrouped by the
+    metric's labels, which would let the retries break the figure down again."""
     lost = "sum by (le) (rate(http_requests_total[5m]))"
     total = "sum(rate(http_requests_total[5m]))"
     model = ScriptedModel([lost, lost, total, lost])

@@ -33,6 +33,8 @@ from nlq.constrain import larktext
 QUANTILE_FUNCTION = "histogram_quantile"
 #: the rule whose metric names narrowing limits to bucket series
 BUCKET_SELECTOR = "bucket_selector"
+#: the rule for histogram_quantile's vector argument
+BUCKET_EXPR = "bucket_expr"
 
 _RULES = [
     "bucket_expr: bucket_selector",
@@ -70,4 +72,4 @@ def bucket_quantiles(text: str) -> str:
     raise ValueError(f"the typed grammar no longer gives {QUANTILE_FUNCTION} a terminal of its own")
 
 
-__all__ = ["BUCKET_SELECTOR", "QUANTILE_FUNCTION", "bucket_quantiles"]
+__all__ = ["BUCKET_EXPR", "BUCKET_SELECTOR", "QUANTILE_FUNCTION", "bucket_quantiles"]

@@ -33,11 +33,8 @@ _RULES = [
 ]
 
 
-def grouping_within(grammar: ConstraintGrammar, labels: Iterable[str], *,
-                    why: str = "a retry grouping by its metrics' labels (nlq.constrain.regroup)",
-                    suffix: str = "grouped") -> ConstraintGrammar:
-    """`grammar` (PromQL) with every grouping list taking only `labels` (not empty); `why`
-    heads the rewritten rules in the grammar text, `suffix` ends the grammar's name."""
+def grouping_within(grammar: ConstraintGrammar, labels: Iterable[str]) -> ConstraintGrammar:
+    """`grammar` (PromQL) with every grouping list taking only `labels` (not empty)."""
     labels = sorted(set(labels))
     if not labels:
         raise ValueError("grouping_within needs at least one label")
@@ -50,8 +47,9 @@ def grouping_within(grammar: ConstraintGrammar, labels: Iterable[str], *,
         body = larktext.substitute(definition.body, {_LIST: "nlq_group_list"})
         replacements[rule] = f"{definition.prefix}{rule}: {body}"
     extra = [*_RULES, larktext.words_terminal("NLQ_GROUP_LABEL", labels)]
-    text = larktext.replace_definitions(grammar.lark, replacements, extra, header=why)
-    return ConstraintGrammar(lark=text, name=f"{grammar.name}+{suffix}",
+    text = larktext.replace_definitions(grammar.lark, replacements, extra,
+                                        header="a retry grouping by its metrics' labels (nlq.constrain.regroup)")
+    return ConstraintGrammar(lark=text, name=f"{grammar.name}+grouped",
                              narrowed={**grammar.narrowed, "group_labels": len(labels)},
                              missing_rules=grammar.missing_rules, catalog_fingerprint=grammar.catalog_fingerprint)
 

@@ -7,8 +7,10 @@ or `sum by (instance) (...)`, copying the breakdown of a retrieved example:
 one series per host where one number was asked for.  For such a question the
 generation grammar leaves the breakdown out:
 
-* PromQL: grouping lists take only `le` (what `histogram_quantile` needs);
-* LogQL: grouping lists are empty (`sum by () (...)` is the plain sum);
+* PromQL: no `by`/`without`, except `by (le)` in histogram_quantile's bucket
+  argument, which needs it;
+* LogQL: grouping lists are empty (`sum by () (...)` is the plain sum; the
+  grammar writes `grouping` in several places, so it is emptied, not removed);
 * Datadog metrics: no `by {...}`.
 
 The cue is the question's own words: a word for the whole ("total",
@@ -23,7 +25,8 @@ import re
 
 from nlq.constrain import larktext
 from nlq.constrain.grammar import ConstraintGrammar
-from nlq.constrain.regroup import grouping_within
+from nlq.constrain.histograms import BUCKET_EXPR
+from nlq.constrain.regroup import GROUPING_RULES
 
 _WHOLE = re.compile(
     r"\b(?:total|overall|altogether|combined|whole|entire|in sum|across|cluster[- ]?wide|fleet[- ]?wide"
@@ -54,19 +57,45 @@ def asks_for_the_whole(question: str) -> bool:
 def without_breakdown(grammar: ConstraintGrammar, dialect: str) -> ConstraintGrammar:
     """`grammar` (a `dialect` generation grammar) with no breakdown by labels (see the module)."""
     if dialect == "promql":
-        return grouping_within(grammar, ["le"], why="a question about the whole (nlq.constrain.whole)",
-                               suffix="whole")
-    if dialect == "logql":
-        replacements = _rewritten(grammar.lark, re.compile(r'"\(" \[label_list\] "\)"'), '"(" ")"')
+        replacements, extra = _promql_without_breakdown(grammar.lark)
+    elif dialect == "logql":
+        replacements, extra = _rewritten(grammar.lark, re.compile(r'"\(" \[label_list\] "\)"'), '"(" ")"'), []
     elif dialect == "datadog-metrics":
         # narrowing copies metric_query and group_by per metric (`nlq_group_by__m3`)
-        replacements = _rewritten(grammar.lark, re.compile(r"\[(?:group_by|nlq_group_by__m\d+)\]"), "")
+        replacements, extra = _rewritten(grammar.lark, re.compile(r"\[(?:group_by|nlq_group_by__m\d+)\]"), ""), []
     else:
         raise ValueError(f"no breakdown to leave out in {dialect}")
-    text = larktext.replace_definitions(grammar.lark, replacements, [],
+    text = larktext.replace_definitions(grammar.lark, replacements, extra,
                                         header="a question about the whole (nlq.constrain.whole)")
-    return ConstraintGrammar(lark=text, name=f"{grammar.name}+whole", narrowed=dict(grammar.narrowed),
+    # "whole" in `narrowed` tells translate() not to regroup the retries (nlq.constrain.regroup)
+    return ConstraintGrammar(lark=text, name=f"{grammar.name}+whole", narrowed={**grammar.narrowed, "whole": 1},
                              missing_rules=grammar.missing_rules, catalog_fingerprint=grammar.catalog_fingerprint)
+
+
+def _promql_without_breakdown(lark: str) -> tuple[dict[str, str], list[str]]:
+    """PromQL: aggregations without `by`/`without`, except `by (le)` in histogram_quantile's
+    bucket argument (nlq.constrain.histograms): the replaced rules and the new ones."""
+    defs = larktext.definitions(lark)
+    if BUCKET_EXPR not in defs:
+        raise ValueError("the PromQL grammar has no bucket_expr: apply nlq.constrain.histograms first")
+    replacements = {}
+    for name, definition in defs.items():
+        if name == BUCKET_EXPR or not set(GROUPING_RULES) & set(larktext.referenced_names(definition.body)):
+            continue
+        kept = [a for a in larktext.alternatives(definition.body)
+                if "grouping" not in larktext.referenced_names(a)]
+        if not kept or any("grouping_after" in larktext.referenced_names(a.replace("[grouping_after]", ""))
+                           for a in kept):
+            raise ValueError(f"the PromQL grammar's {name} groups in a way nlq.constrain.whole does not know")
+        body = " | ".join(a.replace("[grouping_after]", "").rstrip() for a in kept)
+        replacements[name] = f"{definition.prefix}{name}: {body}"
+    bucket = defs[BUCKET_EXPR]
+    body = larktext.substitute(bucket.body, {rule: f"nlq_le_{rule}" for rule in GROUPING_RULES})
+    replacements[BUCKET_EXPR] = f"{bucket.prefix}{BUCKET_EXPR}: {body}"
+    extra = [f"nlq_le_{rule}: " + larktext.substitute(defs[rule].body, {"label_list": "nlq_le_list"})
+             for rule in GROUPING_RULES]
+    extra.append('nlq_le_list: "(" "le" ")"')
+    return replacements, extra
 
 
 def _rewritten(lark: str, pattern: re.Pattern, replacement: str) -> dict[str, str]:
