@@ -318,10 +318,9 @@ def translate(
     candidate that leaves out fewer (counts as a retry; needs `max_retries` > 0).
     """
     from nlq.choice import CHOICE_MODES, DEFAULT_CANDIDATES
+    from nlq.constrain import whole
     from nlq.constrain.grammar import free_text_grammar
     from nlq.constrain.narrow import catalog_fingerprint, narrowed_grammar
-    from nlq.constrain.whole import DIALECTS as WHOLE_DIALECTS
-    from nlq.constrain.whole import asks_for_the_whole, without_breakdown
     from nlq.coverage import left_out, named_values
     from nlq.models import load_model
 
@@ -360,8 +359,10 @@ def translate(
     grammar = (free_text_grammar() if constraint == "none"
                else narrowed_grammar(dialect, catalog if constraint == "catalog" else None,
                                      question=question if ground_values else None))
-    if constraint == "catalog" and ground_values and dialect in WHOLE_DIALECTS and asks_for_the_whole(question):
-        grammar = without_breakdown(grammar, dialect)
+    # a question about the whole gets no breakdown, grounded in its words as values are
+    if (constraint == "catalog" and ground_values and dialect in whole.DIALECTS
+            and whole.asks_for_the_whole(question)):
+        grammar = whole.without_breakdown(grammar, dialect)
     ll_tokenizer = getattr(backend, "ll_tokenizer", None)
     if ll_tokenizer is not None:  # compile + validate now (cached), so the timing says where it went
         grammar.validated_spec(ll_tokenizer)
@@ -456,6 +457,8 @@ def translate(
         result.timings["choice_s"] = time.perf_counter() - t0
     if result.ok:
         _explain(result, catalog)
+        if "whole" in grammar.narrowed:
+            result.assumptions.append(whole.ASSUMPTION)
         result.links = links(result.query, dialect)
     result.timings["total_s"] = time.perf_counter() - started
     return result
