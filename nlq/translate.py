@@ -457,8 +457,6 @@ def translate(
         result.timings["choice_s"] = time.perf_counter() - t0
     if result.ok:
         _explain(result, catalog)
-        if "whole" in grammar.narrowed:
-            result.assumptions.append(whole.ASSUMPTION)
         result.links = links(result.query, dialect)
     result.timings["total_s"] = time.perf_counter() - started
     return result

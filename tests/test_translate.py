@@ -399,18 +399,14 @@ def test_a_grouping_by_a_label_the_metric_lacks_is_retried_grouping_by_its_label
     ("memory used per host", False),
 ])
 def test_a_question_about_the_whole_is_decoded_without_a_breakdown(question, whole):
-    """nlq.constrain.whole: the grammar of every attempt leaves `by {...}` out, and the
-    answer says so among its assumptions; the ungrounded ablation and a question naming a
-    breakdown keep it."""
-    from nlq.constrain.whole import ASSUMPTION
-
+    """nlq.constrain.whole: the grammar of every attempt leaves `by {...}` out; the
+    ungrounded ablation and a question naming a breakdown keep it."""
     answer = "sum:system.mem.used{*}"
     model = ScriptedModel([answer, answer])
     result = translate(question, "datadog-metrics", fixture_catalog("datadog-metrics"), model,
                        bank=fixture_bank("datadog-metrics"))
     assert result.ok and result.query == answer
     assert model.calls[0]["grammar"].name.endswith("+whole") is whole
-    assert (ASSUMPTION in result.assumptions) is whole
     translate(question, "datadog-metrics", fixture_catalog("datadog-metrics"), model,
               bank=fixture_bank("datadog-metrics"), ground_values=False)
     assert not model.calls[1]["grammar"].name.endswith("+whole")

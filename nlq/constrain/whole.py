@@ -36,8 +36,6 @@ _BREAKDOWN = re.compile(
     r"|most|least|highest|lowest|busiest|noisiest|biggest|smallest|worst|best|vs|versus|compared?|against)\b")
 _QUOTED = re.compile(r"\"[^\"]*\"|'[^']*'|`[^`]*`")
 
-#: what translate() lists among an answer's assumptions when it decoded without a breakdown
-ASSUMPTION = "one figure for everything: the question names no breakdown"
 #: dialects whose generation grammar can leave the breakdown out
 DIALECTS = ("promql", "logql", "datadog-metrics")
 
@@ -112,4 +110,4 @@ def _rewritten(lark: str, pattern: re.Pattern, replacement: str) -> dict[str, st
     return replacements
 
 
-__all__ = ["ASSUMPTION", "DIALECTS", "asks_for_the_whole", "without_breakdown"]
+__all__ = ["DIALECTS", "asks_for_the_whole", "without_breakdown"]
