@@ -28,12 +28,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from translate_latency import questions  # noqa: E402  the same first N questions per dialect
+
 DIALECTS = ("promql", "logql", "datadog-metrics", "datadog-logs")
-
-
-def questions(dialect: str, n: int) -> list[str]:
-    lines = (ROOT / "evals" / f"{dialect}.jsonl").read_text().splitlines()
-    return [json.loads(line)["question"] for line in lines if line.strip()][:n]
 
 
 def main() -> None:

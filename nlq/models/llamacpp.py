@@ -104,8 +104,9 @@ class LlamaCppModel:
 
     def __init__(self, model_path: str, n_ctx: int = 4096, n_threads: int | None = None,
                  n_threads_batch: int | None = None, name: str | None = None, draft_tokens: int | None = None):
-        """`n_threads_batch=None`: chosen per prompt from the load average (see `prefill_threads`);
-        `draft_tokens=None`: `NLQ_DRAFT_TOKENS` or `DRAFT_TOKENS`."""
+        """`n_threads_batch=None`: chosen per prompt (every core unless `NLQ_PREFILL_THREADS`
+        says otherwise, see `_prompt_threads`); `draft_tokens=None`: `NLQ_DRAFT_TOKENS` or
+        `DRAFT_TOKENS`."""
         # read by libgomp when llama.cpp loads it: waiting threads sleep instead of spinning
         os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
         try:
@@ -219,10 +220,14 @@ class LlamaCppModel:
         self._llama_cpp.llama_set_n_threads(self.llm.ctx, self.n_threads, batch_threads)
         return self._eval_rows(ids[reused:] + guess, len(guess) + 1), reused
 
-    def _guess(self, context: list[int], matcher: Any, room: int) -> list[int]:
-        """Draft tokens after `context` (nlq.models.prompt_lookup), cut where the grammar refuses one."""
-        guess = draft(context, min(self.draft_tokens, room))
-        return guess[: matcher.validate_tokens(guess)] if guess else guess
+    def _guess(self, prompt: list[int], seq: Any, max_tokens: int) -> list[int]:
+        """Draft tokens after `prompt` and `seq`'s tokens (nlq.models.prompt_lookup), cut where
+        the grammar refuses one; [] without building the context when drafting is off."""
+        room = min(self.draft_tokens, max_tokens - len(seq.tokens))
+        if room <= 0:
+            return []
+        guess = draft(prompt + seq.tokens, room)
+        return guess[: seq.matcher.validate_tokens(guess)] if guess else guess
 
     # -- generation ------------------------------------------------------------
     def generate(self, prompts: list[Messages], grammar: Any, max_tokens: int = 128,
@@ -268,7 +273,7 @@ class LlamaCppModel:
             t0 = time.perf_counter()
             # `guess`: drafted tokens in the cache after the current position, not yet taken;
             # `rows`: the logits at the current position, then after each of them
-            guess = self._guess(prompt + seq.tokens, seq.matcher, max_tokens - len(seq.tokens))
+            guess = self._guess(prompt, seq, max_tokens)
             rows, reused = self._prefill(prompt + head, guess)
             drafted += len(guess)
             self.cached_tokens = reused
@@ -313,7 +318,7 @@ class LlamaCppModel:
                         continue  # rows[row] holds the logits after it
                 t0 = time.perf_counter()
                 self.llm.n_tokens -= len(guess)  # drop the drafted tokens not taken
-                guess = self._guess(prompt + seq.tokens, seq.matcher, max_tokens - len(seq.tokens))
+                guess = self._guess(prompt, seq, max_tokens)
                 rows, row = self._eval_rows(feed + guess, len(guess) + 1), 0
                 drafted += len(guess)
                 steps += 1
